@@ -1,0 +1,229 @@
+//! A bounded LRU of verified tokens, keyed by the exact token string, so a connection that
+//! presents the same token again skips the signature check. Only the signature result is
+//! cached: callers re-run `check_claims` on every hit, and must `clear` when keys change.
+
+use std::collections::{BTreeMap, HashMap};
+
+use serde_json::Value;
+
+use crate::jwt::VerifiedToken;
+
+/// Rough per-value overhead of a parsed JSON value (enum tag, allocation headers, map slot).
+const VALUE_OVERHEAD: usize = 32;
+
+struct Entry {
+    verified: VerifiedToken,
+    bytes: usize,
+    /// Recency stamp: the key of this entry in `TokenCache::order`.
+    stamp: u64,
+}
+
+/// Bounded LRU; both `max_entries` and `max_bytes` always hold.
+pub struct TokenCache {
+    max_entries: usize,
+    max_bytes: usize,
+    entries: HashMap<String, Entry>,
+    /// stamp -> token, oldest first.
+    order: BTreeMap<u64, String>,
+    next_stamp: u64,
+    bytes: usize,
+}
+
+impl TokenCache {
+    pub fn new(max_entries: usize, max_bytes: usize) -> Self {
+        TokenCache {
+            max_entries,
+            max_bytes,
+            entries: HashMap::new(),
+            order: BTreeMap::new(),
+            next_stamp: 0,
+            bytes: 0,
+        }
+    }
+
+    /// The cached verification of `token`, marking it most recently used.
+    pub fn get(&mut self, token: &str) -> Option<&VerifiedToken> {
+        let stamp = self.take_stamp();
+        let entry = self.entries.get_mut(token)?;
+        self.order.remove(&entry.stamp);
+        entry.stamp = stamp;
+        self.order.insert(stamp, token.to_owned());
+        Some(&entry.verified)
+    }
+
+    /// Caches `verified` for `token`, evicting the least recently used entries until both
+    /// bounds hold. An entry larger than `max_bytes` on its own is not cached.
+    pub fn insert(&mut self, token: &str, verified: VerifiedToken) {
+        self.remove(token);
+        let bytes = entry_bytes(token, &verified);
+        if self.max_entries == 0 || bytes > self.max_bytes {
+            return;
+        }
+        while self.entries.len() >= self.max_entries
+            || self.bytes.saturating_add(bytes) > self.max_bytes
+        {
+            let Some((_, oldest)) = self.order.pop_first() else {
+                break;
+            };
+            if let Some(old) = self.entries.remove(&oldest) {
+                self.bytes = self.bytes.saturating_sub(old.bytes);
+            }
+        }
+        let stamp = self.take_stamp();
+        self.order.insert(stamp, token.to_owned());
+        self.entries.insert(
+            token.to_owned(),
+            Entry {
+                verified,
+                bytes,
+                stamp,
+            },
+        );
+        self.bytes = self.bytes.saturating_add(bytes);
+    }
+
+    pub fn clear(&mut self) {
+        self.entries.clear();
+        self.order.clear();
+        self.bytes = 0;
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    /// Estimated memory held by the cached entries.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
+
+    fn remove(&mut self, token: &str) {
+        if let Some(old) = self.entries.remove(token) {
+            self.order.remove(&old.stamp);
+            self.bytes = self.bytes.saturating_sub(old.bytes);
+        }
+    }
+
+    fn take_stamp(&mut self) -> u64 {
+        let stamp = self.next_stamp;
+        self.next_stamp = self.next_stamp.saturating_add(1);
+        stamp
+    }
+}
+
+/// The token (held twice: map key and recency list) plus an estimate of the claims.
+fn entry_bytes(token: &str, verified: &VerifiedToken) -> usize {
+    let strings = verified.subject.len().saturating_add(verified.kid.len());
+    token
+        .len()
+        .saturating_mul(2)
+        .saturating_add(strings)
+        .saturating_add(claims_bytes(&verified.claims))
+}
+
+/// Walks the claims with an explicit stack (no recursion, whatever the nesting).
+fn claims_bytes(claims: &serde_json::Map<String, Value>) -> usize {
+    let mut total = 0usize;
+    let mut stack: Vec<&Value> = Vec::new();
+    for (name, value) in claims {
+        total = total
+            .saturating_add(name.len())
+            .saturating_add(VALUE_OVERHEAD);
+        stack.push(value);
+    }
+    while let Some(value) = stack.pop() {
+        total = total.saturating_add(VALUE_OVERHEAD);
+        match value {
+            Value::String(s) => total = total.saturating_add(s.len()),
+            Value::Array(items) => stack.extend(items),
+            Value::Object(map) => {
+                for (name, v) in map {
+                    total = total
+                        .saturating_add(name.len())
+                        .saturating_add(VALUE_OVERHEAD);
+                    stack.push(v);
+                }
+            }
+            Value::Null | Value::Bool(_) | Value::Number(_) => {}
+        }
+    }
+    total
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::jwt::Algorithm;
+    use serde_json::{json, Map};
+
+    fn verified(sub: &str, claims: Value) -> VerifiedToken {
+        let claims: Map<String, Value> = match claims {
+            Value::Object(m) => m,
+            _ => Map::new(),
+        };
+        VerifiedToken {
+            claims,
+            subject: sub.to_owned(),
+            kid: "k".to_owned(),
+            alg: Algorithm::HS256,
+            exp: None,
+            nbf: None,
+        }
+    }
+
+    #[test]
+    fn returns_what_was_inserted() {
+        let mut cache = TokenCache::new(10, 1 << 20);
+        cache.insert("t1", verified("a", json!({"sub":"a"})));
+        assert_eq!(cache.get("t1").map(|v| v.subject.as_str()), Some("a"));
+        assert!(cache.get("t2").is_none());
+        assert_eq!(cache.len(), 1);
+        assert!(cache.bytes() > 0);
+    }
+
+    #[test]
+    fn evicts_the_least_recently_used() {
+        let mut cache = TokenCache::new(2, 1 << 20);
+        cache.insert("t1", verified("a", json!({})));
+        cache.insert("t2", verified("b", json!({})));
+        cache.get("t1");
+        cache.insert("t3", verified("c", json!({})));
+        assert!(cache.get("t1").is_some());
+        assert!(cache.get("t2").is_none());
+        assert!(cache.get("t3").is_some());
+    }
+
+    #[test]
+    fn byte_bound_evicts_and_oversized_entries_are_skipped() {
+        let mut cache = TokenCache::new(100, 400);
+        cache.insert("t1", verified("a", json!({"x": "y".repeat(100)})));
+        cache.insert("t2", verified("b", json!({"x": "y".repeat(100)})));
+        assert!(cache.bytes() <= 400);
+        cache.insert("big", verified("c", json!({"x": "y".repeat(1000)})));
+        assert!(cache.get("big").is_none());
+        assert!(cache.bytes() <= 400);
+    }
+
+    #[test]
+    fn reinserting_replaces_and_clear_empties() {
+        let mut cache = TokenCache::new(10, 1 << 20);
+        cache.insert("t1", verified("a", json!({})));
+        cache.insert("t1", verified("b", json!({})));
+        assert_eq!(cache.len(), 1);
+        assert_eq!(cache.get("t1").map(|v| v.subject.as_str()), Some("b"));
+        cache.clear();
+        assert_eq!((cache.len(), cache.bytes()), (0, 0));
+        assert!(cache.is_empty());
+    }
+
+    #[test]
+    fn zero_capacity_caches_nothing() {
+        let mut cache = TokenCache::new(0, 1 << 20);
+        cache.insert("t1", verified("a", json!({})));
+        assert_eq!(cache.len(), 0);
+    }
+}

@@ -1,0 +1,52 @@
+//! Pure logic of `boards_tenant`: JWT verification, claim-to-tenant resolution, slugs,
+//! registration rules and the session context. No Postgres here, so all of it is unit- and
+//! property-tested without a database. Nothing in this crate may panic on any input: a panic
+//! inside a Postgres backend is an outage, so panicking constructs are denied outside tests.
+#![forbid(unsafe_code)]
+#![cfg_attr(
+    not(test),
+    deny(
+        clippy::unwrap_used,
+        clippy::expect_used,
+        clippy::panic,
+        clippy::indexing_slicing,
+        clippy::string_slice,
+        clippy::unreachable,
+        clippy::todo,
+        clippy::unimplemented
+    )
+)]
+
+pub mod cache;
+pub mod claims;
+pub mod context;
+pub mod error;
+mod json;
+mod jwk;
+pub mod jwks;
+pub mod jwt;
+mod key_material;
+pub mod registration;
+pub mod slug;
+
+pub use cache::TokenCache;
+pub use claims::{
+    email_domain, parse_domain_list, resolve, tenant_from_claims, ClaimTenant, Resolution,
+    ResolveConfig, Source, TenantRef, DEFAULT_PUBLIC_EMAIL_DOMAINS,
+};
+pub use context::Context;
+pub use error::{CoreError, ErrorKind, TokenError, SLUG_RULES_DETAIL};
+pub use jwks::{parse_jwks, JwkImport};
+pub use jwt::{
+    check_claims, decode_header, fingerprint, verify, verify_signature, Algorithm, KeyFamily,
+    KeyFormat, TokenHeader, VerificationKey, VerifiedToken, VerifyOptions, MAX_TOKEN_BYTES,
+};
+pub use registration::{
+    check_tenant_limit, registration_response, validate_member_role, validate_registration,
+    validate_tenant_name, validate_tenant_status, RegistrationPolicy, RegistrationRequest,
+    ValidatedRegistration, TENANT_STATUSES,
+};
+pub use slug::{
+    normalize_slug, slug_from_org_name, slug_with_suffix, validate_slug, validate_x_tenant,
+    MAX_SLUG_LEN,
+};
