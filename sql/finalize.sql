@@ -1,0 +1,118 @@
+-- Runs last in the extension script: protect the Boards tables, install the triggers, and
+-- set every function's privileges. Default deny: no function is executable by PUBLIC unless
+-- granted below, and every function that touches protected or bookkeeping tables runs as the
+-- extension owner with a pinned search_path.
+
+-- The Boards content tables, through the same code path as any application table.
+SELECT boards.protect_builtin_internal('boards.users');
+SELECT boards.protect_builtin_internal('boards.boards');
+SELECT boards.protect_builtin_internal('boards.board_members');
+SELECT boards.protect_builtin_internal('boards.generations');
+
+-- Key changes reach every backend's key and token caches.
+CREATE FUNCTION boards.jwt_keys_changed() RETURNS trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM boards.invalidate_key_cache();
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER jwt_keys_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON boards.jwt_keys
+    FOR EACH STATEMENT EXECUTE FUNCTION boards.jwt_keys_changed();
+
+-- DDL: auto-protection of new tenant tables and the guard that keeps protected tables protected.
+CREATE FUNCTION boards.ddl_command_end() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM boards.on_ddl_command_end_internal();
+END
+$$;
+CREATE EVENT TRIGGER boards_tenant_ddl_command_end ON ddl_command_end
+    EXECUTE FUNCTION boards.ddl_command_end();
+
+-- A dropped table leaves the registry with it.
+CREATE FUNCTION boards.sql_drop() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    DELETE FROM boards.protected_tables
+    WHERE tbl::oid IN (SELECT objid FROM pg_catalog.pg_event_trigger_dropped_objects()
+                       WHERE classid = 'pg_catalog.pg_class'::regclass AND objsubid = 0);
+END
+$$;
+CREATE EVENT TRIGGER boards_tenant_sql_drop ON sql_drop EXECUTE FUNCTION boards.sql_drop();
+
+-- Default deny.
+DO $$
+DECLARE
+    f regprocedure;
+BEGIN
+    FOR f IN
+        SELECT d.objid::regprocedure
+        FROM pg_catalog.pg_depend d
+        JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid
+        WHERE e.extname = 'boards_tenant' AND d.deptype = 'e'
+          AND d.classid = 'pg_catalog.pg_proc'::regclass
+    LOOP
+        EXECUTE pg_catalog.format('REVOKE ALL ON FUNCTION %s FROM PUBLIC', f);
+    END LOOP;
+END
+$$;
+
+-- Anyone: read the context (what policies call), get one from a verified token, drop it.
+GRANT EXECUTE ON FUNCTION
+    @extschema@.boards_current_tenant(),
+    @extschema@.boards_current_tenant_slug(),
+    @extschema@.boards_current_subject(),
+    @extschema@.boards_current_user_id(),
+    @extschema@.boards_current_claims(),
+    @extschema@.boards_reset_tenant(),
+    @extschema@.boards_set_tenant_from_jwt(text, text, boolean),
+    @extschema@.boards_authenticate(text, boolean),
+    @extschema@.boards_ensure_tenant_isolation(uuid, uuid, text, uuid)
+TO PUBLIC;
+
+-- The admin role: keys, protection, tenants, audit, trusted contexts.
+GRANT EXECUTE ON FUNCTION
+    @extschema@.boards_set_tenant(text, boolean),
+    @extschema@.boards_jwt_add_key(text, text, text),
+    @extschema@.boards_jwt_import_jwks(jsonb),
+    @extschema@.boards_jwt_remove_key(text),
+    @extschema@.boards_jwt_keys(),
+    @extschema@.boards_tenant_protect(regclass, name),
+    @extschema@.boards_tenant_unprotect(regclass),
+    @extschema@.boards_tenant_protected_tables(),
+    @extschema@.boards_tenant_migrate_table(regclass)
+TO boards_tenant_admin;
+
+-- Everything that reads keys, tenants or the registry, or writes protected tables, runs as
+-- the extension owner; a pinned search_path keeps callers' objects out of it.
+ALTER FUNCTION @extschema@.boards_set_tenant_from_jwt(text, text, boolean)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION @extschema@.boards_authenticate(text, boolean)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION @extschema@.boards_set_tenant(text, boolean)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION @extschema@.boards_ensure_tenant_isolation(uuid, uuid, text, uuid)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION @extschema@.boards_jwt_add_key(text, text, text)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION @extschema@.boards_jwt_import_jwks(jsonb)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION @extschema@.boards_jwt_remove_key(text)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION @extschema@.boards_jwt_keys()
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION @extschema@.boards_tenant_protect(regclass, name)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION @extschema@.boards_tenant_unprotect(regclass)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION @extschema@.boards_tenant_protected_tables()
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION @extschema@.boards_tenant_migrate_table(regclass)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION boards.protect_builtin_internal(regclass)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION boards.on_ddl_command_end_internal()
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION boards.invalidate_key_cache()
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;

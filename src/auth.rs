@@ -1,0 +1,301 @@
+//! From a token to a tenant context: verify (with a per-backend cache of verified tokens),
+//! resolve the tenant (DESIGN section 4, in `boards_tenant_core::claims`), check it exists and
+//! is active, check or create the subject's membership, install the context.
+
+use std::cell::RefCell;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use boards_tenant_core::cache::TokenCache;
+use boards_tenant_core::claims::{resolve, ClaimTenant, Resolution, ResolveConfig, Source};
+use boards_tenant_core::context::Context;
+use boards_tenant_core::jwt::{check_claims, verify_signature, VerifiedToken, VerifyOptions};
+use boards_tenant_core::CoreError;
+use pgrx::pg_sys::panic::ErrorReport;
+use pgrx::prelude::*;
+
+use crate::context::{self, to_pg_uuid};
+use crate::diagnostics;
+use crate::error::{ExtError, ExtResult, SqlResult};
+use crate::keys;
+use crate::settings::{self, LogLevel};
+use crate::tenants::{self, TenantRow};
+
+/// Enough for the tokens of every user a pooled connection serves, bounded in memory.
+const TOKEN_CACHE_ENTRIES: usize = 1024;
+const TOKEN_CACHE_BYTES: usize = 8 * 1024 * 1024;
+
+thread_local! {
+    static VERIFIED: RefCell<TokenCache> =
+        RefCell::new(TokenCache::new(TOKEN_CACHE_ENTRIES, TOKEN_CACHE_BYTES));
+}
+
+/// Called when keys change: a token verified by a removed key must not stay trusted.
+pub fn forget_verified_tokens() {
+    VERIFIED.with(|c| c.borrow_mut().clear());
+}
+
+fn now_unix() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
+}
+
+fn verify_options() -> VerifyOptions {
+    VerifyOptions {
+        leeway_secs: settings::JWT_LEEWAY.get().max(0) as u64,
+        issuers: settings::list(&settings::JWT_ISSUER),
+        audiences: settings::list(&settings::JWT_AUDIENCE),
+        require_exp: settings::JWT_REQUIRE_EXP.get(),
+    }
+}
+
+/// Verifies a token: the signature once per backend (cached), the clock- and
+/// settings-dependent claims on every use.
+pub fn verify(token: &str) -> ExtResult<VerifiedToken> {
+    let cached = VERIFIED.with(|c| c.borrow_mut().get(token).cloned());
+    let verified = match cached {
+        Some(v) => v,
+        None => {
+            let keys = keys::installed()?;
+            let v = verify_signature(token, &keys)?;
+            VERIFIED.with(|c| c.borrow_mut().insert(token, v.clone()));
+            v
+        }
+    };
+    check_claims(&verified, &verify_options(), now_unix())?;
+    Ok(verified)
+}
+
+fn resolve_config() -> ResolveConfig {
+    ResolveConfig {
+        multi_tenant_mode: settings::MULTI_TENANT_MODE.get(),
+        custom_claim: settings::string(&settings::JWT_TENANT_CLAIM),
+        public_email_domains: settings::list(&settings::PUBLIC_EMAIL_DOMAINS),
+    }
+}
+
+/// The tenant a request may act for, and whether the subject may join it on first use.
+struct Chosen {
+    tenant: TenantRow,
+    source: Source,
+    just_in_time: bool,
+}
+
+fn require_active(tenant: TenantRow) -> ExtResult<TenantRow> {
+    if tenant.status == "active" {
+        Ok(tenant)
+    } else {
+        Err(ExtError::TenantNotActive {
+            slug: tenant.slug,
+            status: tenant.status,
+        })
+    }
+}
+
+/// A tenant named by verified claims: it must exist and be active; membership comes on first use.
+fn by_claims(claim: &ClaimTenant, found: Option<TenantRow>) -> ExtResult<Chosen> {
+    let tenant = found.ok_or_else(|| ExtError::TenantNotFound(tenants::describe(&claim.tenant)))?;
+    Ok(Chosen {
+        tenant: require_active(tenant)?,
+        source: claim.source,
+        just_in_time: true,
+    })
+}
+
+/// A tenant named only by the X-Tenant header: the subject must already be a member. An
+/// unknown tenant and a non-member get the same answer, so the header cannot probe for slugs.
+fn by_header(slug: &str, subject: &str) -> ExtResult<(Chosen, pgrx::Uuid)> {
+    let tenant = tenants::find_by_slug(slug)?;
+    let member = match &tenant {
+        Some(t) => tenants::member_id(t.id, subject)?,
+        None => None,
+    };
+    match (tenant, member) {
+        (Some(tenant), Some(user_id)) => Ok((
+            Chosen {
+                tenant: require_active(tenant)?,
+                source: Source::XTenant,
+                just_in_time: false,
+            },
+            user_id,
+        )),
+        _ => Err(CoreError::access_denied().into()),
+    }
+}
+
+fn choose(
+    verified: &VerifiedToken,
+    x_tenant: Option<&str>,
+) -> ExtResult<(Chosen, Option<pgrx::Uuid>)> {
+    let subject = verified.subject.as_str();
+    match resolve(&verified.claims, x_tenant, &resolve_config())? {
+        Resolution::Claims {
+            claim,
+            x_tenant: None,
+        } => Ok((by_claims(&claim, tenants::find(&claim.tenant)?)?, None)),
+        Resolution::Claims {
+            claim,
+            x_tenant: Some(header),
+        } => {
+            let found = tenants::find(&claim.tenant)?;
+            if found.as_ref().is_some_and(|t| t.slug == header) {
+                Ok((by_claims(&claim, found)?, None))
+            } else {
+                let (chosen, user) = by_header(&header, subject)?;
+                Ok((chosen, Some(user)))
+            }
+        }
+        Resolution::XTenant { slug } => {
+            let (chosen, user) = by_header(&slug, subject)?;
+            Ok((chosen, Some(user)))
+        }
+        Resolution::Default => {
+            let tenant = tenants::find_by_slug(tenants::DEFAULT_SLUG)?
+                .ok_or_else(|| ExtError::TenantNotFound(tenants::DEFAULT_SLUG.into()))?;
+            Ok((
+                Chosen {
+                    tenant: require_active(tenant)?,
+                    source: Source::Default,
+                    just_in_time: true,
+                },
+                None,
+            ))
+        }
+    }
+}
+
+/// `(tenant_id, tenant_slug, user_id, subject, source)`: the row both context setters return
+/// (spelled out in their signatures, where pgrx reads the column names).
+type ContextRow = (
+    Option<pgrx::Uuid>,
+    Option<String>,
+    Option<pgrx::Uuid>,
+    Option<String>,
+    Option<String>,
+);
+
+fn row_of(ctx: &Context) -> ContextRow {
+    (
+        ctx.tenant_id.map(to_pg_uuid),
+        ctx.tenant_slug.clone(),
+        ctx.user_id.map(to_pg_uuid),
+        ctx.subject.clone(),
+        ctx.source.clone(),
+    )
+}
+
+fn set_tenant_from_jwt(token: &str, x_tenant: Option<&str>, is_local: bool) -> ExtResult<Context> {
+    let verified = verify(token)?;
+    let (chosen, member) = choose(&verified, x_tenant)?;
+    let user_id = match member {
+        Some(id) => id,
+        None if chosen.just_in_time => tenants::join(chosen.tenant.id, &verified)?,
+        None => return Err(CoreError::access_denied().into()),
+    };
+    let ctx = Context {
+        tenant_id: Some(context::from_pg_uuid(chosen.tenant.id)),
+        tenant_slug: Some(chosen.tenant.slug.clone()),
+        user_id: Some(context::from_pg_uuid(user_id)),
+        subject: Some(verified.subject.clone()),
+        source: Some(chosen.source.as_str().to_owned()),
+        claims: verified.claims,
+    };
+    context::install(&ctx, is_local)?;
+    diagnostics::log(
+        LogLevel::Info,
+        &format!(
+            "Tenant resolved for authenticated request tenant_slug={} source={} subject={}",
+            chosen.tenant.slug,
+            chosen.source.as_str(),
+            verified.subject
+        ),
+    );
+    Ok(ctx)
+}
+
+/// Verifies the token, resolves and checks the tenant, and makes it this session's
+/// (`is_local => false`) or this transaction's (`is_local => true`) tenant context.
+#[pg_extern(volatile, parallel_unsafe)]
+fn boards_set_tenant_from_jwt(
+    token: Option<String>,
+    x_tenant: default!(Option<String>, "NULL"),
+    is_local: default!(bool, false),
+) -> Result<
+    TableIterator<
+        'static,
+        (
+            name!(tenant_id, Option<pgrx::Uuid>),
+            name!(tenant_slug, Option<String>),
+            name!(user_id, Option<pgrx::Uuid>),
+            name!(subject, Option<String>),
+            name!(source, Option<String>),
+        ),
+    >,
+    ErrorReport,
+> {
+    let token = token.ok_or_else(|| ExtError::from(CoreError::unauthenticated("token is NULL")))?;
+    let ctx = set_tenant_from_jwt(&token, x_tenant.as_deref(), is_local)?;
+    Ok(TableIterator::once(row_of(&ctx)))
+}
+
+/// Verifies the token and sets the identity only, with no tenant (e.g. for registration).
+/// Returns the subject.
+#[pg_extern(volatile, parallel_unsafe)]
+fn boards_authenticate(
+    token: Option<String>,
+    is_local: default!(bool, false),
+) -> SqlResult<String> {
+    let token = token.ok_or_else(|| ExtError::from(CoreError::unauthenticated("token is NULL")))?;
+    let verified = verify(&token)?;
+    let ctx = Context {
+        tenant_id: None,
+        tenant_slug: None,
+        user_id: None,
+        subject: Some(verified.subject.clone()),
+        source: None,
+        claims: verified.claims,
+    };
+    context::install(&ctx, is_local)?;
+    diagnostics::log(
+        LogLevel::Debug,
+        &format!("Identity verified subject={}", verified.subject),
+    );
+    Ok(verified.subject)
+}
+
+/// Sets a tenant context without a token, for trusted server roles (admin role only), e.g.
+/// background jobs. The tenant must exist and be active; the context has no subject.
+#[pg_extern(volatile, parallel_unsafe)]
+fn boards_set_tenant(
+    slug: Option<String>,
+    is_local: default!(bool, false),
+) -> Result<
+    TableIterator<
+        'static,
+        (
+            name!(tenant_id, Option<pgrx::Uuid>),
+            name!(tenant_slug, Option<String>),
+            name!(user_id, Option<pgrx::Uuid>),
+            name!(subject, Option<String>),
+            name!(source, Option<String>),
+        ),
+    >,
+    ErrorReport,
+> {
+    let slug = slug.ok_or_else(|| ExtError::InvalidArgument("slug must not be NULL".into()))?;
+    boards_tenant_core::slug::validate_slug(&slug).map_err(ExtError::from)?;
+    let tenant =
+        tenants::find_by_slug(&slug)?.ok_or_else(|| ExtError::TenantNotFound(slug.clone()))?;
+    let tenant = require_active(tenant)?;
+    let ctx = Context {
+        tenant_id: Some(context::from_pg_uuid(tenant.id)),
+        tenant_slug: Some(tenant.slug),
+        user_id: None,
+        subject: None,
+        source: Some("admin".into()),
+        claims: Default::default(),
+    };
+    context::install(&ctx, is_local)?;
+    Ok(TableIterator::once(row_of(&ctx)))
+}

@@ -1,0 +1,138 @@
+//! The session's tenant context and the functions that read it.
+//!
+//! The context lives in one superuser-only setting, `boards.context`, written only by this
+//! extension's own functions (which pass the superuser GUC context internally). Keeping it in
+//! the GUC machinery rather than in backend memory is what makes it correct everywhere:
+//! - parallel workers receive it with the rest of the leader's settings;
+//! - `is_local => true` is a `SET LOCAL`: it ends with the transaction, commit or abort, and
+//!   `ROLLBACK TO SAVEPOINT` undoes it;
+//! - `RESET ALL` and `DISCARD ALL` clear a session context;
+//! - the app role cannot write it: `SET`, `set_config`, `ALTER ROLE ... SET` and startup
+//!   options are all refused for a `PGC_SUSET` setting.
+//!
+//! Decoding is cached per backend, keyed by the setting's exact bytes, so a policy's
+//! `(SELECT boards_current_tenant())` costs a string compare per statement.
+
+use std::cell::RefCell;
+use std::ffi::{CStr, CString};
+use std::rc::Rc;
+
+use boards_tenant_core::context::Context;
+use pgrx::prelude::*;
+use pgrx::{pg_sys, JsonB};
+
+use crate::error::{ExtError, ExtResult};
+use crate::settings;
+
+thread_local! {
+    static DECODED: RefCell<Option<(CString, Rc<Context>)>> = const { RefCell::new(None) };
+}
+
+/// The context in force, or `None` when there is none (or it cannot be decoded: fail closed).
+pub fn current() -> Option<Rc<Context>> {
+    // SAFETY: the GUC machinery owns this pointer and keeps it valid until the next change of
+    // the setting; we only borrow it for the comparison below.
+    let raw = unsafe { *settings::CONTEXT.as_ptr() };
+    if raw.is_null() {
+        return None;
+    }
+    let value = unsafe { CStr::from_ptr(raw) };
+    if value.is_empty() {
+        return None;
+    }
+    DECODED.with(|cell| {
+        let mut cached = cell.borrow_mut();
+        if let Some((bytes, ctx)) = cached.as_ref() {
+            if bytes.as_c_str() == value {
+                return Some(Rc::clone(ctx));
+            }
+        }
+        let ctx = Rc::new(Context::decode(value.to_str().ok()?).ok()?);
+        *cached = Some((value.to_owned(), Rc::clone(&ctx)));
+        Some(ctx)
+    })
+}
+
+/// Makes `ctx` the context of this session (`is_local = false`) or transaction.
+pub fn install(ctx: &Context, is_local: bool) -> ExtResult<()> {
+    if !is_local && settings::REQUIRE_LOCAL_CONTEXT.get() {
+        return Err(ExtError::NotAllowed(
+            "session-scoped tenant contexts are disabled for this role (boards.require_local_context); pass is_local => true".into(),
+        ));
+    }
+    write_setting(&ctx.encode(), is_local)
+}
+
+/// Clears the context (session and transaction level alike).
+pub fn clear() -> ExtResult<()> {
+    write_setting("", false)
+}
+
+fn write_setting(value: &str, is_local: bool) -> ExtResult<()> {
+    let value = CString::new(value)
+        .map_err(|_| ExtError::InvalidArgument("tenant context contains a NUL byte".into()))?;
+    let action = if is_local {
+        pg_sys::GucAction::GUC_ACTION_LOCAL
+    } else {
+        pg_sys::GucAction::GUC_ACTION_SET
+    };
+    // SAFETY: plain call into the GUC machinery with valid C strings; errors are raised as
+    // Postgres ERRORs, which pgrx turns into a Rust unwind.
+    unsafe {
+        pg_sys::set_config_option(
+            settings::CONTEXT_SETTING.as_ptr(),
+            value.as_ptr(),
+            pg_sys::GucContext::PGC_SUSET,
+            pg_sys::GucSource::PGC_S_SESSION,
+            action,
+            true,
+            pgrx::PgLogLevel::ERROR as i32,
+            false,
+        );
+    }
+    Ok(())
+}
+
+pub fn to_pg_uuid(id: uuid::Uuid) -> pgrx::Uuid {
+    pgrx::Uuid::from_bytes(*id.as_bytes())
+}
+
+pub fn from_pg_uuid(id: pgrx::Uuid) -> uuid::Uuid {
+    uuid::Uuid::from_bytes(*id.as_bytes())
+}
+
+/// The tenant of the current context: what every tenant policy compares with.
+#[pg_extern(stable, parallel_safe)]
+fn boards_current_tenant() -> Option<pgrx::Uuid> {
+    current()?.tenant_id.map(to_pg_uuid)
+}
+
+#[pg_extern(stable, parallel_safe)]
+fn boards_current_tenant_slug() -> Option<String> {
+    current()?.tenant_slug.clone()
+}
+
+/// The verified subject (`sub`) of the token behind the context.
+#[pg_extern(stable, parallel_safe)]
+fn boards_current_subject() -> Option<String> {
+    current()?.subject.clone()
+}
+
+/// The subject's `boards.users` row in the current tenant.
+#[pg_extern(stable, parallel_safe)]
+fn boards_current_user_id() -> Option<pgrx::Uuid> {
+    current()?.user_id.map(to_pg_uuid)
+}
+
+/// The verified claims of the token behind the context.
+#[pg_extern(stable, parallel_safe)]
+fn boards_current_claims() -> Option<JsonB> {
+    let ctx = current()?;
+    Some(JsonB(serde_json::Value::Object(ctx.claims.clone())))
+}
+
+/// Clears the context: no tenant, no identity.
+#[pg_extern(volatile, parallel_unsafe)]
+fn boards_reset_tenant() -> crate::error::SqlResult<()> {
+    Ok(clear()?)
+}

@@ -1,0 +1,78 @@
+//! Small SPI helpers shared by the SQL-facing modules. Every query here is schema-qualified;
+//! the privileged functions also run with `search_path = pg_catalog, pg_temp` (sql/finalize.sql).
+
+use pgrx::datum::DatumWithOid;
+use pgrx::prelude::*;
+use pgrx::spi::{SpiHeapTupleData, SpiTupleTable};
+use pgrx::{FromDatum, IntoDatum};
+
+use crate::error::ExtResult;
+
+/// First column of the first row of a read-only query; `None` when no row or NULL.
+pub fn one<T: FromDatum + IntoDatum>(sql: &str, args: &[DatumWithOid]) -> ExtResult<Option<T>> {
+    Ok(Spi::connect(|c| first(c.select(sql, Some(1), args)?))?)
+}
+
+/// Like `one`, for a statement that writes (`INSERT ... RETURNING`, data-modifying CTEs).
+pub fn one_mut<T: FromDatum + IntoDatum>(sql: &str, args: &[DatumWithOid]) -> ExtResult<Option<T>> {
+    Ok(Spi::connect_mut(|c| {
+        first(c.update(sql, Some(1), args)?)
+    })?)
+}
+
+fn first<T: FromDatum + IntoDatum>(table: SpiTupleTable) -> pgrx::spi::Result<Option<T>> {
+    if table.is_empty() {
+        Ok(None)
+    } else {
+        table.first().get_one::<T>()
+    }
+}
+
+/// Runs a statement for its effect.
+pub fn run(sql: &str, args: &[DatumWithOid]) -> ExtResult<()> {
+    Ok(Spi::run_with_args(sql, args)?)
+}
+
+/// Runs a read-only query and maps every row. Read-only matters on the hot path: a write
+/// would assign a transaction id and make the caller's commit wait for WAL.
+pub fn rows<R>(
+    sql: &str,
+    args: &[DatumWithOid],
+    map: impl FnMut(&SpiHeapTupleData) -> pgrx::spi::Result<R>,
+) -> ExtResult<Vec<R>> {
+    Ok(Spi::connect(|c| collect(c.select(sql, None, args)?, map))?)
+}
+
+/// Like `rows`, for a statement that writes.
+pub fn rows_mut<R>(
+    sql: &str,
+    args: &[DatumWithOid],
+    map: impl FnMut(&SpiHeapTupleData) -> pgrx::spi::Result<R>,
+) -> ExtResult<Vec<R>> {
+    Ok(Spi::connect_mut(|c| {
+        collect(c.update(sql, None, args)?, map)
+    })?)
+}
+
+fn collect<R>(
+    table: SpiTupleTable,
+    mut map: impl FnMut(&SpiHeapTupleData) -> pgrx::spi::Result<R>,
+) -> pgrx::spi::Result<Vec<R>> {
+    let mut out = Vec::with_capacity(table.len());
+    for row in table {
+        out.push(map(&row)?);
+    }
+    Ok(out)
+}
+
+/// The schema the extension was installed into, quoted for use in SQL text.
+pub fn extension_schema() -> ExtResult<String> {
+    let schema = one::<String>(
+        "SELECT n.nspname::text FROM pg_catalog.pg_extension e \
+         JOIN pg_catalog.pg_namespace n ON n.oid = e.extnamespace \
+         WHERE e.extname = 'boards_tenant'",
+        &[],
+    )?
+    .unwrap_or_else(|| "public".to_owned());
+    Ok(spi::quote_identifier(schema))
+}

@@ -1,0 +1,106 @@
+//! What happens at the end of every DDL command (event trigger `boards_tenant_ddl_command_end`,
+//! sql/finalize.sql):
+//! - auto-protection: a new table with a `tenant_id uuid` column is protected, unless
+//!   `boards.auto_protect` is off;
+//! - the guard: a protected table must stay protected. A non-superuser who disables or
+//!   un-forces RLS, drops or alters the tenant policy, or adds a permissive policy (OR-ed with
+//!   the tenant one) gets an error, which rolls the DDL back; a superuser gets a warning. A
+//!   `TRUNCATE` grant (TRUNCATE bypasses RLS) is revoked again on the spot.
+
+use pgrx::pg_sys;
+use pgrx::prelude::*;
+
+use crate::db;
+use crate::error::{ExtError, ExtResult, SqlResult};
+use crate::policy::{self, OwnDdl, DEFAULT_TENANT_COLUMN};
+use crate::settings;
+
+/// Tables the current DDL command created or altered that carry an unprotected
+/// `tenant_id uuid` column.
+fn auto_protect_candidates() -> ExtResult<Vec<(pg_sys::Oid, String)>> {
+    db::rows(
+        "SELECT DISTINCT c.oid, c.oid::regclass::text
+         FROM pg_catalog.pg_event_trigger_ddl_commands() d
+         JOIN pg_catalog.pg_class c ON c.oid = d.objid
+         JOIN pg_catalog.pg_attribute a
+           ON a.attrelid = c.oid AND a.attname = $1 AND a.atttypid = 'uuid'::regtype
+              AND a.attnum > 0 AND NOT a.attisdropped
+         WHERE d.classid = 'pg_catalog.pg_class'::regclass
+           AND d.command_tag IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'ALTER TABLE')
+           AND c.relkind IN ('r', 'p') AND c.relpersistence <> 't'
+           AND NOT EXISTS (SELECT FROM boards.protected_tables r WHERE r.tbl = c.oid)",
+        &[DEFAULT_TENANT_COLUMN.into()],
+        |row| {
+            Ok((
+                row.get::<pg_sys::Oid>(1)?.unwrap_or(pg_sys::Oid::INVALID),
+                row.get::<String>(2)?.unwrap_or_default(),
+            ))
+        },
+    )
+}
+
+fn outer_user_is_superuser() -> bool {
+    // SAFETY: plain catalog lookups. The outer user is the role that issued the DDL; inside
+    // this SECURITY DEFINER function the current user is the extension owner.
+    unsafe { pg_sys::superuser_arg(pg_sys::GetOuterUserId()) }
+}
+
+fn on_ddl_command_end() -> ExtResult<()> {
+    if OwnDdl::active() {
+        return Ok(());
+    }
+    if settings::AUTO_PROTECT.get() {
+        for (oid, name) in auto_protect_candidates()? {
+            policy::protect(oid, DEFAULT_TENANT_COLUMN, false)?;
+            pgrx::notice!("boards_tenant: protected new table {name} on {DEFAULT_TENANT_COLUMN}");
+        }
+    }
+    let superuser = outer_user_is_superuser();
+    for state in policy::states(None)? {
+        if !state.exists {
+            continue;
+        }
+        if !state.truncate_grantees.is_empty() {
+            let _own = OwnDdl::begin();
+            policy::revoke_truncate(&state.table, &state.truncate_grantees)?;
+            pgrx::warning!(
+                "boards_tenant: revoked TRUNCATE on protected table {} from {}: TRUNCATE bypasses row level security",
+                state.table,
+                state.truncate_grantees.join(", ")
+            );
+        }
+        if state.isolation_broken() {
+            let problems = state
+                .problems()
+                .into_iter()
+                .filter(|p| !p.starts_with("TRUNCATE"))
+                .collect::<Vec<_>>()
+                .join("; ");
+            if superuser {
+                pgrx::warning!(
+                    "boards_tenant: table {} is no longer isolated by tenant: {problems}",
+                    state.table
+                );
+            } else {
+                return Err(ExtError::Forbidden {
+                    message: format!("table {} is protected by boards_tenant", state.table),
+                    detail: Some(format!(
+                        "This change would break tenant isolation: {problems}."
+                    )),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+#[pg_schema]
+mod boards {
+    use super::*;
+
+    /// Called by the event trigger function; not for direct use (EXECUTE is not granted).
+    #[pg_extern(volatile, parallel_unsafe)]
+    fn on_ddl_command_end_internal() -> SqlResult<()> {
+        Ok(on_ddl_command_end()?)
+    }
+}

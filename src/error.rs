@@ -1,0 +1,110 @@
+//! The extension's one error type and its mapping to SQLSTATEs: every refusal a client can see
+//! carries a specific, documented code (README, "Errors").
+
+use boards_tenant_core::{CoreError, ErrorKind};
+use pgrx::pg_sys::panic::ErrorReport;
+use pgrx::PgSqlErrorCode;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ExtError {
+    #[error(transparent)]
+    Core(#[from] CoreError),
+
+    #[error("tenant \"{0}\" does not exist")]
+    TenantNotFound(String),
+
+    #[error("tenant \"{slug}\" is {status}")]
+    TenantNotActive { slug: String, status: String },
+
+    #[error("tenant \"{0}\" already exists")]
+    TenantExists(String),
+
+    #[error("no JWT key with kid \"{0}\"")]
+    KeyNotFound(String),
+
+    #[error("JWT key \"{0}\" already exists")]
+    KeyExists(String),
+
+    #[error("{0}")]
+    InvalidArgument(String),
+
+    #[error("{0}")]
+    NotAllowed(String),
+
+    #[error("{message}")]
+    Forbidden {
+        message: String,
+        detail: Option<String>,
+    },
+
+    #[error("internal error in boards_tenant: {0}")]
+    Spi(#[from] pgrx::spi::Error),
+}
+
+pub type ExtResult<T> = Result<T, ExtError>;
+
+impl ExtError {
+    pub fn sqlstate(&self) -> PgSqlErrorCode {
+        use PgSqlErrorCode::*;
+        match self {
+            ExtError::Core(e) => match e.kind() {
+                ErrorKind::TokenRejected | ErrorKind::Unauthenticated => {
+                    ERRCODE_INVALID_AUTHORIZATION_SPECIFICATION
+                }
+                ErrorKind::AccessDenied => ERRCODE_INSUFFICIENT_PRIVILEGE,
+                ErrorKind::InvalidSlug
+                | ErrorKind::InvalidTenantClaim
+                | ErrorKind::InvalidArgument => ERRCODE_INVALID_PARAMETER_VALUE,
+                ErrorKind::MissingTenant => ERRCODE_NULL_VALUE_NOT_ALLOWED,
+                ErrorKind::LimitExceeded => ERRCODE_PROGRAM_LIMIT_EXCEEDED,
+                ErrorKind::NotAvailable => ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            },
+            ExtError::TenantNotFound(_) | ExtError::KeyNotFound(_) => ERRCODE_UNDEFINED_OBJECT,
+            ExtError::TenantNotActive { .. } | ExtError::NotAllowed(_) => {
+                ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE
+            }
+            ExtError::TenantExists(_) | ExtError::KeyExists(_) => ERRCODE_UNIQUE_VIOLATION,
+            ExtError::InvalidArgument(_) => ERRCODE_INVALID_PARAMETER_VALUE,
+            ExtError::Forbidden { .. } => ERRCODE_INSUFFICIENT_PRIVILEGE,
+            ExtError::Spi(_) => ERRCODE_INTERNAL_ERROR,
+        }
+    }
+
+    fn detail(&self) -> Option<String> {
+        match self {
+            ExtError::Core(e) => e.detail(),
+            ExtError::Forbidden { detail, .. } => detail.clone(),
+            _ => None,
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        match self {
+            ExtError::Core(e) => e.hint(),
+            ExtError::TenantNotFound(_) => Some(
+                "Create or register the tenant first; tenants are never created implicitly.".into(),
+            ),
+            ExtError::TenantNotActive { status, .. } if status == "pending_approval" => {
+                Some("An administrator must run boards_tenant_approve() first.".into())
+            }
+            _ => None,
+        }
+    }
+}
+
+impl From<ExtError> for ErrorReport {
+    #[track_caller]
+    fn from(e: ExtError) -> Self {
+        let mut report = ErrorReport::new(e.sqlstate(), e.to_string(), "boards_tenant");
+        if let Some(detail) = e.detail() {
+            report = report.set_detail(detail);
+        }
+        if let Some(hint) = e.hint() {
+            report = report.set_hint(hint);
+        }
+        report
+    }
+}
+
+/// What every SQL-facing function returns: errors become `ERROR`s with their SQLSTATE.
+pub type SqlResult<T> = Result<T, ErrorReport>;

@@ -1,0 +1,51 @@
+//! boards_tenant: multi-tenant isolation inside PostgreSQL.
+//!
+//! A verified JWT sets the connection's tenant (`auth.rs`, `context.rs`); row-level security
+//! keyed on that context hides every other tenant's rows (`policy.rs`); tenants, registration
+//! and the isolation audit are SQL functions. The pure logic lives in `boards_tenant_core`;
+//! this crate is the thin SQL-facing layer.
+
+use pgrx::prelude::*;
+
+mod auth;
+mod context;
+mod db;
+mod ddl_guard;
+mod diagnostics;
+mod error;
+mod isolation;
+mod keys;
+mod migrate;
+mod policy;
+mod settings;
+mod sqltypes;
+mod tenants;
+
+::pgrx::pg_module_magic!(name, version);
+
+// Tables, roles and grants read better as SQL; they need the context functions that their
+// defaults and policies call.
+extension_sql_file!(
+    "../sql/schema.sql",
+    name = "schema",
+    requires = [context::boards_current_tenant]
+);
+
+// Runs last: protects the Boards tables, installs triggers, sets every function's privileges.
+extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
+
+#[pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    settings::register();
+    keys::register_invalidation();
+}
+
+#[cfg(test)]
+pub mod pg_test {
+    pub fn setup(_options: Vec<&str>) {}
+
+    #[must_use]
+    pub fn postgresql_conf_options() -> Vec<&'static str> {
+        vec!["shared_preload_libraries = 'boards_tenant'"]
+    }
+}

@@ -1,0 +1,459 @@
+//! Protecting tables: row-level security keyed on the tenant context, and the registry of
+//! protected tables with the state of each.
+//!
+//! A protected table has RLS enabled *and forced* (so its owner is bound too), exactly one
+//! permissive policy `boards_tenant_isolation` for all commands,
+//! `USING/WITH CHECK (col = (SELECT <ext schema>.boards_current_tenant()))` — the sub-select is
+//! evaluated once per statement, the schema qualification keeps a same-named function earlier in
+//! `search_path` out — `DEFAULT boards_current_tenant()` on the column, an index led by the
+//! column, and no `TRUNCATE` (which bypasses RLS) for anyone but the admin role.
+
+use std::cell::Cell;
+
+use pgrx::pg_sys::panic::ErrorReport;
+use pgrx::prelude::*;
+use pgrx::{pg_sys, spi};
+
+use crate::db;
+use crate::error::{ExtError, ExtResult, SqlResult};
+use crate::sqltypes::{RegClass, SqlName};
+
+pub const POLICY_NAME: &str = "boards_tenant_isolation";
+pub const DEFAULT_TENANT_COLUMN: &str = "tenant_id";
+
+thread_local! {
+    /// Depth of our own DDL in progress; the DDL guard leaves it alone.
+    static OWN_DDL: Cell<u32> = const { Cell::new(0) };
+}
+
+/// Marks the extension's own DDL for the DDL guard while alive.
+pub struct OwnDdl;
+
+impl OwnDdl {
+    pub fn begin() -> Self {
+        OWN_DDL.with(|d| d.set(d.get() + 1));
+        OwnDdl
+    }
+
+    pub fn active() -> bool {
+        OWN_DDL.with(|d| d.get() > 0)
+    }
+}
+
+impl Drop for OwnDdl {
+    fn drop(&mut self) {
+        OWN_DDL.with(|d| d.set(d.get().saturating_sub(1)));
+    }
+}
+
+/// What a table must look like to count as protected; `problems()` names each gap.
+#[derive(Debug, Clone)]
+pub struct ProtectionState {
+    pub table: String,
+    pub oid: pg_sys::Oid,
+    pub tenant_column: String,
+    pub builtin: bool,
+    pub exists: bool,
+    pub rls_enabled: bool,
+    pub rls_forced: bool,
+    pub policy_ok: bool,
+    pub default_ok: bool,
+    pub indexed: bool,
+    pub extra_permissive_policies: Vec<String>,
+    pub truncate_grantees: Vec<String>,
+    pub protected_at: Option<pgrx::datum::TimestampWithTimeZone>,
+}
+
+impl ProtectionState {
+    pub fn problems(&self) -> Vec<String> {
+        if !self.exists {
+            return vec!["table no longer exists".into()];
+        }
+        let mut out = Vec::new();
+        if !self.rls_enabled {
+            out.push("row level security is disabled".into());
+        }
+        if !self.rls_forced {
+            out.push("row level security is not forced (the owner bypasses it)".into());
+        }
+        if !self.policy_ok {
+            out.push(format!("policy {POLICY_NAME} is missing or altered"));
+        }
+        for p in &self.extra_permissive_policies {
+            out.push(format!(
+                "permissive policy {p} is OR-ed with the tenant policy"
+            ));
+        }
+        if !self.default_ok {
+            out.push(format!(
+                "{} has no DEFAULT boards_current_tenant()",
+                self.tenant_column
+            ));
+        }
+        if !self.indexed {
+            out.push(format!("no index is led by {}", self.tenant_column));
+        }
+        for g in &self.truncate_grantees {
+            out.push(format!(
+                "TRUNCATE is granted to {g} (TRUNCATE bypasses row level security)"
+            ));
+        }
+        out
+    }
+
+    /// Gaps that break isolation, as opposed to performance or defence in depth.
+    pub fn isolation_broken(&self) -> bool {
+        !self.exists
+            || !self.rls_enabled
+            || !self.rls_forced
+            || !self.policy_ok
+            || !self.extra_permissive_policies.is_empty()
+    }
+}
+
+/// The text Postgres prints for our policy expression after the column name
+/// (`pg_get_expr` under the pinned `search_path` of the extension's functions, where the
+/// function name is schema-qualified): `(<column> = ( SELECT ... ))`.
+fn policy_expr_suffix(schema: &str) -> String {
+    format!(" = ( SELECT {schema}.boards_current_tenant() AS boards_current_tenant))")
+}
+
+fn expected_default_expr(schema: &str) -> String {
+    format!("{schema}.boards_current_tenant()")
+}
+
+/// State of every registered table (or of one), in one catalog query.
+pub fn states(only: Option<pg_sys::Oid>) -> ExtResult<Vec<ProtectionState>> {
+    let schema = db::extension_schema()?;
+    let sql = r#"
+        SELECT r.tbl::oid, r.tbl::text, r.tenant_column::text, r.builtin, r.protected_at,
+               c.oid IS NOT NULL,
+               coalesce(c.relrowsecurity, false),
+               coalesce(c.relforcerowsecurity, false),
+               EXISTS (
+                   SELECT FROM pg_catalog.pg_policy p
+                   WHERE p.polrelid = c.oid AND p.polname = r.policy_name
+                     AND p.polcmd = '*' AND p.polpermissive AND p.polroles = '{0}'
+                     AND pg_catalog.pg_get_expr(p.polqual, p.polrelid) = $2
+                         || pg_catalog.quote_ident(r.tenant_column) || $3
+                     AND pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid) = $2
+                         || pg_catalog.quote_ident(r.tenant_column) || $3),
+               coalesce((
+                   SELECT pg_catalog.pg_get_expr(d.adbin, d.adrelid) = $4
+                   FROM pg_catalog.pg_attribute a
+                   JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+                   WHERE a.attrelid = c.oid AND a.attname = r.tenant_column), false),
+               EXISTS (
+                   SELECT FROM pg_catalog.pg_index i
+                   JOIN pg_catalog.pg_attribute a
+                     ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
+                   WHERE i.indrelid = c.oid AND a.attname = r.tenant_column AND i.indisvalid),
+               ARRAY(SELECT p.polname::text FROM pg_catalog.pg_policy p
+                     WHERE p.polrelid = c.oid AND p.polpermissive AND p.polname <> r.policy_name
+                     ORDER BY 1),
+               ARRAY(SELECT DISTINCT CASE WHEN a.grantee = 0 THEN 'PUBLIC'
+                                          ELSE a.grantee::regrole::text END
+                     FROM pg_catalog.aclexplode(c.relacl) a
+                     WHERE a.privilege_type = 'TRUNCATE'
+                       AND a.grantee <> 'boards_tenant_admin'::regrole
+                     ORDER BY 1)
+        FROM boards.protected_tables r
+        LEFT JOIN pg_catalog.pg_class c ON c.oid = r.tbl
+        WHERE $1::oid IS NULL OR r.tbl = $1::oid
+        ORDER BY r.tbl::text"#;
+    db::rows(
+        sql,
+        &[
+            only.into(),
+            "(".into(),
+            policy_expr_suffix(&schema).into(),
+            expected_default_expr(&schema).into(),
+        ],
+        |row| {
+            Ok(ProtectionState {
+                oid: row.get::<pg_sys::Oid>(1)?.unwrap_or(pg_sys::Oid::INVALID),
+                table: row.get::<String>(2)?.unwrap_or_default(),
+                tenant_column: row.get::<String>(3)?.unwrap_or_default(),
+                builtin: row.get::<bool>(4)?.unwrap_or(false),
+                protected_at: row.get(5)?,
+                exists: row.get::<bool>(6)?.unwrap_or(false),
+                rls_enabled: row.get::<bool>(7)?.unwrap_or(false),
+                rls_forced: row.get::<bool>(8)?.unwrap_or(false),
+                policy_ok: row.get::<bool>(9)?.unwrap_or(false),
+                default_ok: row.get::<bool>(10)?.unwrap_or(false),
+                indexed: row.get::<bool>(11)?.unwrap_or(false),
+                extra_permissive_policies: row.get::<Vec<String>>(12)?.unwrap_or_default(),
+                truncate_grantees: row.get::<Vec<String>>(13)?.unwrap_or_default(),
+            })
+        },
+    )
+}
+
+/// A table to protect, as the catalog describes it.
+struct Target {
+    qualified: String,
+    column_type: Option<String>,
+    relkind: String,
+    temporary: bool,
+    registered_column: Option<String>,
+    builtin: bool,
+}
+
+fn describe(tbl: pg_sys::Oid, column: &str) -> ExtResult<Target> {
+    let row = db::rows(
+        "SELECT pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname),
+                c.relkind::text, c.relpersistence = 't', n.nspname::text,
+                (SELECT pg_catalog.format_type(a.atttypid, a.atttypmod)
+                 FROM pg_catalog.pg_attribute a
+                 WHERE a.attrelid = c.oid AND a.attname = $2 AND a.attnum > 0
+                   AND NOT a.attisdropped),
+                r.tenant_column::text, coalesce(r.builtin, false)
+         FROM pg_catalog.pg_class c
+         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+         LEFT JOIN boards.protected_tables r ON r.tbl = c.oid
+         WHERE c.oid = $1",
+        &[tbl.into(), column.into()],
+        |row| {
+            let schema: String = row.get(4)?.unwrap_or_default();
+            Ok((
+                Target {
+                    qualified: row.get(1)?.unwrap_or_default(),
+                    relkind: row.get(2)?.unwrap_or_default(),
+                    temporary: row.get(3)?.unwrap_or(false),
+                    column_type: row.get(5)?,
+                    registered_column: row.get(6)?,
+                    builtin: row.get(7)?.unwrap_or(false),
+                },
+                schema,
+            ))
+        },
+    )?
+    .into_iter()
+    .next();
+    let (target, schema) = row.ok_or_else(|| {
+        ExtError::InvalidArgument(format!("relation with OID {} does not exist", tbl.to_u32()))
+    })?;
+    if !matches!(target.relkind.as_str(), "r" | "p") {
+        return Err(ExtError::InvalidArgument(format!(
+            "{} is not a table; only tables and partitioned tables can be protected",
+            target.qualified
+        )));
+    }
+    if matches!(schema.as_str(), "pg_catalog" | "information_schema")
+        || schema.starts_with("pg_toast")
+    {
+        return Err(ExtError::InvalidArgument(format!(
+            "{} is a system table",
+            target.qualified
+        )));
+    }
+    Ok(target)
+}
+
+/// Protects `tbl` (and its partitions or inheritance children), idempotently.
+pub fn protect(tbl: pg_sys::Oid, column: &str, builtin: bool) -> ExtResult<()> {
+    let _own = OwnDdl::begin();
+    let target = describe(tbl, column)?;
+    match target.column_type.as_deref() {
+        Some("uuid") => {}
+        Some(other) => {
+            return Err(ExtError::InvalidArgument(format!(
+                "column {column} of {} is {other}; the tenant column must be uuid",
+                target.qualified
+            )))
+        }
+        None => {
+            return Err(ExtError::InvalidArgument(format!(
+                "column {column} of {} does not exist",
+                target.qualified
+            )))
+        }
+    }
+    if let Some(existing) = &target.registered_column {
+        if existing != column {
+            return Err(ExtError::InvalidArgument(format!(
+                "{} is already protected on column {existing}; unprotect it first",
+                target.qualified
+            )));
+        }
+    }
+
+    let schema = db::extension_schema()?;
+    let t = &target.qualified;
+    let col = spi::quote_identifier(column);
+    let expr = format!("{col} = (SELECT {schema}.boards_current_tenant())");
+
+    db::run(&format!("ALTER TABLE {t} ENABLE ROW LEVEL SECURITY"), &[])?;
+    db::run(&format!("ALTER TABLE {t} FORCE ROW LEVEL SECURITY"), &[])?;
+    db::run(
+        &format!("ALTER TABLE {t} ALTER COLUMN {col} SET DEFAULT {schema}.boards_current_tenant()"),
+        &[],
+    )?;
+    // Register first so the state query below can judge the table.
+    db::run(
+        "INSERT INTO boards.protected_tables (tbl, tenant_column, policy_name, builtin)
+         VALUES ($1::oid::regclass, $2, $3, $4)
+         ON CONFLICT (tbl) DO UPDATE SET builtin = boards.protected_tables.builtin OR EXCLUDED.builtin",
+        &[tbl.into(), column.into(), POLICY_NAME.into(), (builtin || target.builtin).into()],
+    )?;
+    let state = states(Some(tbl))?
+        .into_iter()
+        .next()
+        .ok_or_else(|| ExtError::InvalidArgument(format!("{t} vanished while being protected")))?;
+    if !state.policy_ok {
+        db::run(&format!("DROP POLICY IF EXISTS {POLICY_NAME} ON {t}"), &[])?;
+        db::run(
+            &format!(
+                "CREATE POLICY {POLICY_NAME} ON {t} AS PERMISSIVE FOR ALL TO PUBLIC \
+                 USING ({expr}) WITH CHECK ({expr})"
+            ),
+            &[],
+        )?;
+    }
+    if !state.indexed {
+        db::run(&format!("CREATE INDEX ON {t} ({col})"), &[])?;
+    }
+    revoke_truncate(t, &state.truncate_grantees)?;
+
+    if !target.temporary {
+        for child in children(tbl)? {
+            protect(child, column, builtin)?;
+        }
+    }
+    Ok(())
+}
+
+/// Direct partitions or inheritance children of `tbl`.
+fn children(tbl: pg_sys::Oid) -> ExtResult<Vec<pg_sys::Oid>> {
+    db::rows(
+        "SELECT inhrelid FROM pg_catalog.pg_inherits WHERE inhparent = $1 ORDER BY 1",
+        &[tbl.into()],
+        |row| Ok(row.get::<pg_sys::Oid>(1)?.unwrap_or(pg_sys::Oid::INVALID)),
+    )
+}
+
+pub fn revoke_truncate(table: &str, grantees: &[String]) -> ExtResult<()> {
+    for grantee in grantees {
+        let who = if grantee == "PUBLIC" {
+            "PUBLIC".to_owned()
+        } else {
+            // regrole output is already a quoted identifier when it needs quotes.
+            grantee.clone()
+        };
+        db::run(&format!("REVOKE TRUNCATE ON {table} FROM {who}"), &[])?;
+    }
+    Ok(())
+}
+
+/// Reverses `protect` (the index stays: it costs nothing to keep and may serve queries).
+pub fn unprotect(tbl: pg_sys::Oid) -> ExtResult<()> {
+    let _own = OwnDdl::begin();
+    let state = states(Some(tbl))?.into_iter().next().ok_or_else(|| {
+        ExtError::InvalidArgument(format!(
+            "relation with OID {} is not protected by boards_tenant",
+            tbl.to_u32()
+        ))
+    })?;
+    if state.builtin {
+        return Err(ExtError::NotAllowed(format!(
+            "{} belongs to boards_tenant and stays protected",
+            state.table
+        )));
+    }
+    for child in children(tbl)? {
+        if !states(Some(child))?.is_empty() {
+            unprotect(child)?;
+        }
+    }
+    let t = &state.table;
+    db::run(&format!("DROP POLICY IF EXISTS {POLICY_NAME} ON {t}"), &[])?;
+    if state.default_ok {
+        let col = spi::quote_identifier(&state.tenant_column);
+        db::run(
+            &format!("ALTER TABLE {t} ALTER COLUMN {col} DROP DEFAULT"),
+            &[],
+        )?;
+    }
+    // Other policies keep working only while RLS stays on: leave it on for them.
+    let other_policies = db::one::<i64>(
+        "SELECT count(*) FROM pg_catalog.pg_policy WHERE polrelid = $1",
+        &[tbl.into()],
+    )?
+    .unwrap_or(0);
+    if other_policies == 0 {
+        db::run(&format!("ALTER TABLE {t} NO FORCE ROW LEVEL SECURITY"), &[])?;
+        db::run(&format!("ALTER TABLE {t} DISABLE ROW LEVEL SECURITY"), &[])?;
+    }
+    db::run(
+        "DELETE FROM boards.protected_tables WHERE tbl = $1::oid",
+        &[tbl.into()],
+    )?;
+    Ok(())
+}
+
+/// Protects a table: RLS on the tenant column, its default, an index; recorded in the registry.
+#[pg_extern(volatile, parallel_unsafe)]
+fn boards_tenant_protect(
+    tbl: RegClass,
+    tenant_column: default!(SqlName, "'tenant_id'"),
+) -> SqlResult<()> {
+    Ok(protect(tbl.0, &tenant_column.0, false)?)
+}
+
+#[pg_extern(volatile, parallel_unsafe)]
+fn boards_tenant_unprotect(tbl: RegClass) -> SqlResult<()> {
+    Ok(unprotect(tbl.0)?)
+}
+
+/// Every protected table with the state of its protection.
+#[pg_extern(stable, parallel_unsafe)]
+#[allow(clippy::type_complexity)]
+fn boards_tenant_protected_tables() -> Result<
+    TableIterator<
+        'static,
+        (
+            name!(table_name, String),
+            name!(tenant_column, String),
+            name!(rls_enabled, bool),
+            name!(rls_forced, bool),
+            name!(policy_ok, bool),
+            name!(default_ok, bool),
+            name!(tenant_index, bool),
+            name!(builtin, bool),
+            name!(protected_at, Option<pgrx::datum::TimestampWithTimeZone>),
+            name!(problems, Vec<String>),
+        ),
+    >,
+    ErrorReport,
+> {
+    let rows = states(None)?
+        .into_iter()
+        .map(|s| {
+            let problems = s.problems();
+            (
+                s.table,
+                s.tenant_column,
+                s.rls_enabled,
+                s.rls_forced,
+                s.policy_ok,
+                s.default_ok,
+                s.indexed,
+                s.builtin,
+                s.protected_at,
+                problems,
+            )
+        })
+        .collect::<Vec<_>>();
+    Ok(TableIterator::new(rows))
+}
+
+#[pg_schema]
+mod boards {
+    use super::*;
+
+    /// Protects one of the extension's own tables (sql/finalize.sql); they cannot be unprotected.
+    #[pg_extern(volatile, parallel_unsafe)]
+    fn protect_builtin_internal(tbl: RegClass) -> SqlResult<()> {
+        Ok(protect(tbl.0, DEFAULT_TENANT_COLUMN, true)?)
+    }
+}

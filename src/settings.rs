@@ -1,0 +1,205 @@
+//! The `boards.*` settings (GUCs). Every one is superuser-only (`PGC_SUSET`): a setting that
+//! changes how a tenant is chosen or checked is part of the security boundary, so the app role
+//! can neither `SET` it, `set_config` it, nor pass it in the startup packet.
+
+use std::ffi::{CStr, CString};
+
+use pgrx::{pg_sys, GucContext, GucFlags, GucRegistry, GucSetting, PostgresGucEnum};
+
+use boards_tenant_core::claims::DEFAULT_PUBLIC_EMAIL_DOMAINS;
+
+/// Name of the setting that carries the session's tenant context (see `context.rs`).
+pub const CONTEXT_SETTING: &CStr = c"boards.context";
+
+pub static MULTI_TENANT_MODE: GucSetting<bool> = GucSetting::<bool>::new(false);
+pub static JWT_TENANT_CLAIM: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+pub static REGISTRATION_REQUIRES_APPROVAL: GucSetting<bool> = GucSetting::<bool>::new(false);
+pub static REGISTRATION_ALLOWED_DOMAINS: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(None);
+pub static MAX_TENANTS_PER_USER: GucSetting<i32> = GucSetting::<i32>::new(0);
+pub static FRONTEND_BASE_URL: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(None);
+pub static DEBUG: GucSetting<bool> = GucSetting::<bool>::new(false);
+pub static LOG_LEVEL: GucSetting<LogLevel> = GucSetting::<LogLevel>::new(LogLevel::Info);
+pub static JWT_ISSUER: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+pub static JWT_AUDIENCE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+pub static JWT_LEEWAY: GucSetting<i32> = GucSetting::<i32>::new(30);
+pub static JWT_REQUIRE_EXP: GucSetting<bool> = GucSetting::<bool>::new(false);
+pub static PUBLIC_EMAIL_DOMAINS: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(None);
+pub static AUTO_PROTECT: GucSetting<bool> = GucSetting::<bool>::new(true);
+pub static REQUIRE_LOCAL_CONTEXT: GucSetting<bool> = GucSetting::<bool>::new(false);
+pub static CONTEXT: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+
+/// Minimum level of the extension's own diagnostic messages while `boards.debug` is on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, PostgresGucEnum)]
+pub enum LogLevel {
+    Debug,
+    Info,
+    Warning,
+    Error,
+}
+
+fn bool_setting(
+    name: &'static CStr,
+    short: &'static CStr,
+    long: &'static CStr,
+    s: &'static GucSetting<bool>,
+) {
+    GucRegistry::define_bool_guc(name, short, long, s, GucContext::Suset, GucFlags::default());
+}
+
+fn string_setting(
+    name: &'static CStr,
+    short: &'static CStr,
+    long: &'static CStr,
+    s: &'static GucSetting<Option<CString>>,
+    flags: GucFlags,
+) {
+    GucRegistry::define_string_guc(name, short, long, s, GucContext::Suset, flags);
+}
+
+fn int_setting(
+    name: &'static CStr,
+    short: &'static CStr,
+    s: &'static GucSetting<i32>,
+    (min, max): (i32, i32),
+    flags: GucFlags,
+) {
+    GucRegistry::define_int_guc(name, short, c"", s, min, max, GucContext::Suset, flags);
+}
+
+/// Registers every setting. Called once per backend from `_PG_init`.
+pub fn register() {
+    let plain = GucFlags::default();
+    bool_setting(
+        c"boards.multi_tenant_mode",
+        c"Require a tenant on every request (BOARDS_MULTI_TENANT_MODE).",
+        c"Off: requests that name no tenant use the 'default' tenant. On: they are refused.",
+        &MULTI_TENANT_MODE,
+    );
+    string_setting(
+        c"boards.jwt_tenant_claim",
+        c"Custom JWT claim that names the tenant (BOARDS_JWT_TENANT_CLAIM).",
+        c"Consulted after the tenant and organisation claims, before the email domain.",
+        &JWT_TENANT_CLAIM,
+        plain,
+    );
+    bool_setting(
+        c"boards.tenant_registration_requires_approval",
+        c"New self-service tenants start as pending_approval.",
+        c"A pending tenant cannot be used until boards_tenant_approve() activates it.",
+        &REGISTRATION_REQUIRES_APPROVAL,
+    );
+    string_setting(
+        c"boards.tenant_registration_allowed_domains",
+        c"Comma-separated email domains allowed to self-register tenants; unset allows any.",
+        c"Checked against admin_email and the token's verified email.",
+        &REGISTRATION_ALLOWED_DOMAINS,
+        plain,
+    );
+    int_setting(
+        c"boards.max_tenants_per_user",
+        c"How many tenants one subject may own through registration; 0 means unlimited.",
+        &MAX_TENANTS_PER_USER,
+        (0, 1_000_000),
+        plain,
+    );
+    string_setting(
+        c"boards.frontend_base_url",
+        c"Base URL of the Boards frontend, for dashboard_url in registration responses.",
+        c"",
+        &FRONTEND_BASE_URL,
+        plain,
+    );
+    bool_setting(
+        c"boards.debug",
+        c"Log how each request's tenant was resolved (BOARDS_DEBUG).",
+        c"Messages go to the server log at LOG level, filtered by boards.log_level.",
+        &DEBUG,
+    );
+    GucRegistry::define_enum_guc(
+        c"boards.log_level",
+        c"Minimum level of boards_tenant diagnostic messages (BOARDS_LOG_LEVEL).",
+        c"",
+        &LOG_LEVEL,
+        GucContext::Suset,
+        plain,
+    );
+    string_setting(
+        c"boards.jwt_issuer",
+        c"Accepted token issuers (iss), comma-separated; unset accepts any.",
+        c"",
+        &JWT_ISSUER,
+        plain,
+    );
+    string_setting(
+        c"boards.jwt_audience",
+        c"Accepted token audiences (aud), comma-separated; unset accepts any.",
+        c"",
+        &JWT_AUDIENCE,
+        plain,
+    );
+    int_setting(
+        c"boards.jwt_leeway",
+        c"Clock skew allowed when checking exp and nbf.",
+        &JWT_LEEWAY,
+        (0, 3600),
+        GucFlags::UNIT_S,
+    );
+    bool_setting(
+        c"boards.jwt_require_exp",
+        c"Refuse tokens that carry no exp claim.",
+        c"",
+        &JWT_REQUIRE_EXP,
+    );
+    // The boot value must outlive the backend; the list itself lives in the core crate.
+    let boot = CString::new(DEFAULT_PUBLIC_EMAIL_DOMAINS).unwrap_or_default();
+    unsafe { *PUBLIC_EMAIL_DOMAINS.as_ptr() = boot.into_raw() };
+    string_setting(
+        c"boards.public_email_domains",
+        c"Public mail domains never used to derive a tenant from an email address.",
+        c"",
+        &PUBLIC_EMAIL_DOMAINS,
+        plain,
+    );
+    bool_setting(
+        c"boards.auto_protect",
+        c"Protect new tables that have a tenant_id uuid column automatically.",
+        c"",
+        &AUTO_PROTECT,
+    );
+    bool_setting(
+        c"boards.require_local_context",
+        c"Refuse session-scoped tenant contexts (is_local => false).",
+        c"Turn on for roles that connect through a transaction-pooling PgBouncer.",
+        &REQUIRE_LOCAL_CONTEXT,
+    );
+    string_setting(
+        CONTEXT_SETTING,
+        c"The verified tenant context of this session (internal).",
+        c"Written only by boards_set_tenant_from_jwt and friends; read through boards_current_*().",
+        &CONTEXT,
+        GucFlags::NO_SHOW_ALL | GucFlags::DISALLOW_IN_FILE | GucFlags::DISALLOW_IN_AUTO_FILE,
+    );
+
+    // Any other boards.* name is an error from now on, so nobody can park a look-alike
+    // placeholder in the namespace.
+    unsafe { pg_sys::MarkGUCPrefixReserved(c"boards".as_ptr()) };
+}
+
+/// A string setting as an owned Rust string; unset and empty are both `None`.
+pub fn string(setting: &GucSetting<Option<CString>>) -> Option<String> {
+    setting
+        .get()
+        .and_then(|c| c.into_string().ok())
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+}
+
+/// A comma-separated list setting.
+pub fn list(setting: &GucSetting<Option<CString>>) -> Vec<String> {
+    string(setting)
+        .map(|s| boards_tenant_core::claims::parse_domain_list(&s))
+        .unwrap_or_default()
+}
