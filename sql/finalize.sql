@@ -68,7 +68,9 @@ GRANT EXECUTE ON FUNCTION
     @extschema@.boards_reset_tenant(),
     @extschema@.boards_set_tenant_from_jwt(text, text, boolean),
     @extschema@.boards_authenticate(text, boolean),
-    @extschema@.boards_ensure_tenant_isolation(uuid, uuid, text, uuid)
+    @extschema@.boards_ensure_tenant_isolation(uuid, uuid, text, uuid),
+    @extschema@.boards_tenant_register(text, text, text, text, text, boolean),
+    @extschema@.boards_tenant_registration_status()
 TO PUBLIC;
 
 -- The admin role: keys, protection, tenants, audit, trusted contexts.
@@ -81,7 +83,17 @@ GRANT EXECUTE ON FUNCTION
     @extschema@.boards_tenant_protect(regclass, name),
     @extschema@.boards_tenant_unprotect(regclass),
     @extschema@.boards_tenant_protected_tables(),
-    @extschema@.boards_tenant_migrate_table(regclass)
+    @extschema@.boards_tenant_migrate_table(regclass),
+    @extschema@.boards_tenant_create(text, text, jsonb, boolean),
+    @extschema@.boards_tenant_list(),
+    @extschema@.boards_tenant_get(text),
+    @extschema@.boards_tenant_update(text, text, text, jsonb),
+    @extschema@.boards_tenant_approve(text),
+    @extschema@.boards_tenant_suspend(text),
+    @extschema@.boards_tenant_delete(text),
+    @extschema@.boards_tenant_add_member(text, text, text, text, text),
+    @extschema@.boards_tenant_remove_member(text, text),
+    @extschema@.boards_tenant_members(text)
 TO boards_tenant_admin;
 
 -- Everything that reads keys, tenants or the registry, or writes protected tables, runs as
@@ -110,6 +122,18 @@ ALTER FUNCTION @extschema@.boards_tenant_protected_tables()
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION @extschema@.boards_tenant_migrate_table(regclass)
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION @extschema@.boards_tenant_register(text, text, text, text, text, boolean)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION @extschema@.boards_tenant_delete(text)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION @extschema@.boards_tenant_add_member(text, text, text, text, text)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION @extschema@.boards_tenant_remove_member(text, text)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION @extschema@.boards_tenant_members(text)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+-- The boards.tenant_*_internal functions run inside the SECURITY DEFINER wrappers of
+-- sql/tenants.sql and are executable by nobody else.
 ALTER FUNCTION boards.protect_builtin_internal(regclass)
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION boards.on_ddl_command_end_internal()

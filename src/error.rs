@@ -19,6 +19,9 @@ pub enum ExtError {
     #[error("tenant \"{0}\" already exists")]
     TenantExists(String),
 
+    #[error("\"{subject}\" is not a member of tenant \"{tenant}\"")]
+    MemberNotFound { subject: String, tenant: String },
+
     #[error("no JWT key with kid \"{0}\"")]
     KeyNotFound(String),
 
@@ -59,7 +62,9 @@ impl ExtError {
                 ErrorKind::LimitExceeded => ERRCODE_PROGRAM_LIMIT_EXCEEDED,
                 ErrorKind::NotAvailable => ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
             },
-            ExtError::TenantNotFound(_) | ExtError::KeyNotFound(_) => ERRCODE_UNDEFINED_OBJECT,
+            ExtError::TenantNotFound(_)
+            | ExtError::KeyNotFound(_)
+            | ExtError::MemberNotFound { .. } => ERRCODE_UNDEFINED_OBJECT,
             ExtError::TenantNotActive { .. } | ExtError::NotAllowed(_) => {
                 ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE
             }

@@ -17,6 +17,7 @@ mod isolation;
 mod keys;
 mod migrate;
 mod policy;
+mod registration;
 mod settings;
 mod sqltypes;
 mod tenants;

@@ -1,13 +1,20 @@
-//! Tenant management: lookups and membership used by the context, and the admin functions
-//! (create, list, get, update, delete, approve, suspend, members).
+//! Tenants: the lookups and membership the context needs, and tenant management for the
+//! admin role. The SQL-facing management functions are thin SQL wrappers (sql/tenants.sql)
+//! over the `boards.tenant_*_internal` functions here, so they all return one row type,
+//! `boards.tenant_info`.
 
 use boards_tenant_core::claims::TenantRef;
 use boards_tenant_core::jwt::VerifiedToken;
+use boards_tenant_core::registration::{validate_member_role, validate_tenant_name};
+use boards_tenant_core::slug::validate_slug;
+use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
+use pgrx::{pg_sys, spi, JsonB};
 
-use crate::context::to_pg_uuid;
+use crate::context::{self, to_pg_uuid};
 use crate::db;
-use crate::error::{ExtError, ExtResult};
+use crate::error::{ExtError, ExtResult, SqlResult};
+use crate::settings;
 
 /// The `default` tenant's fixed id (sql/schema.sql): single-tenant data lives there.
 pub const DEFAULT_TENANT_ID: &str = "00000000-0000-0000-0000-000000000000";
@@ -17,28 +24,24 @@ pub const DEFAULT_SLUG: &str = "default";
 pub struct TenantRow {
     pub id: pgrx::Uuid,
     pub slug: String,
-    pub name: String,
     pub status: String,
 }
-
-const TENANT_COLUMNS: &str = "id, slug, name, status";
 
 fn tenant_of(row: &pgrx::spi::SpiHeapTupleData) -> pgrx::spi::Result<Option<TenantRow>> {
     Ok(match row.get::<pgrx::Uuid>(1)? {
         Some(id) => Some(TenantRow {
             id,
             slug: row.get(2)?.unwrap_or_default(),
-            name: row.get(3)?.unwrap_or_default(),
-            status: row.get(4)?.unwrap_or_default(),
+            status: row.get(3)?.unwrap_or_default(),
         }),
         None => None,
     })
 }
 
-pub fn find_by_slug(slug: &str) -> ExtResult<Option<TenantRow>> {
+fn find_where(condition: &str, value: pgrx::datum::DatumWithOid) -> ExtResult<Option<TenantRow>> {
     Ok(db::rows(
-        &format!("SELECT {TENANT_COLUMNS} FROM boards.tenants WHERE slug = $1"),
-        &[slug.into()],
+        &format!("SELECT id, slug, status FROM boards.tenants WHERE {condition} = $1"),
+        &[value],
         tenant_of,
     )?
     .into_iter()
@@ -46,21 +49,14 @@ pub fn find_by_slug(slug: &str) -> ExtResult<Option<TenantRow>> {
     .next())
 }
 
-pub fn find_by_id(id: pgrx::Uuid) -> ExtResult<Option<TenantRow>> {
-    Ok(db::rows(
-        &format!("SELECT {TENANT_COLUMNS} FROM boards.tenants WHERE id = $1"),
-        &[id.into()],
-        tenant_of,
-    )?
-    .into_iter()
-    .flatten()
-    .next())
+pub fn find_by_slug(slug: &str) -> ExtResult<Option<TenantRow>> {
+    find_where("slug", slug.into())
 }
 
 pub fn find(tenant: &TenantRef) -> ExtResult<Option<TenantRow>> {
     match tenant {
         TenantRef::Slug(slug) => find_by_slug(slug),
-        TenantRef::Id(id) => find_by_id(to_pg_uuid(*id)),
+        TenantRef::Id(id) => find_where("id", to_pg_uuid(*id).into()),
     }
 }
 
@@ -72,12 +68,62 @@ pub fn describe(tenant: &TenantRef) -> String {
     }
 }
 
+/// A tenant the admin named, or 42704.
+fn existing(slug: &str) -> ExtResult<TenantRow> {
+    find_by_slug(slug)?.ok_or_else(|| ExtError::TenantNotFound(slug.to_owned()))
+}
+
+/// Serializes membership changes of one tenant (last-owner checks must not race).
+fn lock_tenant(slug: &str) -> ExtResult<TenantRow> {
+    db::rows_mut(
+        "SELECT id, slug, status FROM boards.tenants WHERE slug = $1 FOR UPDATE",
+        &[slug.into()],
+        tenant_of,
+    )?
+    .into_iter()
+    .flatten()
+    .next()
+    .ok_or_else(|| ExtError::TenantNotFound(slug.to_owned()))
+}
+
 /// The subject's user row in the tenant: its membership.
 pub fn member_id(tenant_id: pgrx::Uuid, subject: &str) -> ExtResult<Option<pgrx::Uuid>> {
     db::one::<pgrx::Uuid>(
         "SELECT id FROM boards.users WHERE tenant_id = $1 AND auth_subject = $2",
         &[tenant_id.into(), subject.into()],
     )
+}
+
+/// Inserts a membership unless the subject has one; returns the user id.
+pub fn insert_member(
+    tenant_id: pgrx::Uuid,
+    subject: &str,
+    role: &str,
+    provider: &str,
+    email: Option<String>,
+    display_name: Option<String>,
+) -> ExtResult<pgrx::Uuid> {
+    let inserted = db::one_mut::<pgrx::Uuid>(
+        "INSERT INTO boards.users (tenant_id, auth_provider, auth_subject, role, email, display_name)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         ON CONFLICT (tenant_id, auth_subject) DO NOTHING
+         RETURNING id",
+        &[
+            tenant_id.into(),
+            provider.into(),
+            subject.into(),
+            role.into(),
+            email.into(),
+            display_name.into(),
+        ],
+    )?;
+    match inserted {
+        Some(id) => Ok(id),
+        // A concurrent first use won the race: its row is the membership.
+        None => member_id(tenant_id, subject)?.ok_or_else(|| {
+            ExtError::NotAllowed("membership changed concurrently; retry the request".into())
+        }),
+    }
 }
 
 /// Just-in-time membership for a tenant named by verified claims: the subject's user row,
@@ -93,25 +139,456 @@ pub fn join(tenant_id: pgrx::Uuid, token: &VerifiedToken) -> ExtResult<pgrx::Uui
             .and_then(|v| v.as_str())
             .map(str::to_owned)
     };
-    let provider = claim("iss").unwrap_or_else(|| "jwt".to_owned());
-    let inserted = db::one_mut::<pgrx::Uuid>(
-        "INSERT INTO boards.users (tenant_id, auth_provider, auth_subject, email, display_name)
+    insert_member(
+        tenant_id,
+        &token.subject,
+        "member",
+        &claim("iss").unwrap_or_else(|| "jwt".to_owned()),
+        claim("email"),
+        claim("name"),
+    )
+}
+
+/// Who is acting, for `created_by`: the verified subject, else the calling role.
+pub fn actor() -> String {
+    if let Some(subject) = context::current().and_then(|c| c.subject.clone()) {
+        return subject;
+    }
+    // SAFETY: a catalog lookup of the calling role's name.
+    unsafe {
+        let name = pg_sys::GetUserNameFromId(pg_sys::GetOuterUserId(), true);
+        if name.is_null() {
+            String::new()
+        } else {
+            std::ffi::CStr::from_ptr(name)
+                .to_string_lossy()
+                .into_owned()
+        }
+    }
+}
+
+fn settings_object(settings: Option<JsonB>) -> ExtResult<serde_json::Value> {
+    match settings.map(|s| s.0) {
+        None => Ok(serde_json::json!({})),
+        Some(v @ serde_json::Value::Object(_)) => Ok(v),
+        Some(_) => Err(ExtError::InvalidArgument(
+            "settings must be a JSON object".into(),
+        )),
+    }
+}
+
+/// Inserts a tenant; `None` when the slug is taken.
+pub fn insert_tenant(
+    name: &str,
+    slug: &str,
+    status: &str,
+    settings: serde_json::Value,
+) -> ExtResult<Option<pgrx::Uuid>> {
+    db::one_mut::<pgrx::Uuid>(
+        "INSERT INTO boards.tenants (name, slug, status, settings, created_by)
          VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (tenant_id, auth_subject) DO NOTHING
+         ON CONFLICT (slug) DO NOTHING RETURNING id",
+        &[
+            name.into(),
+            slug.into(),
+            status.into(),
+            JsonB(settings).into(),
+            actor().into(),
+        ],
+    )
+}
+
+/// Real sample rows in the new tenant: a sample user, a board (owned by `owner`, or by the
+/// sample user), the sample user's board membership and a generation.
+pub fn create_sample_data(tenant_id: pgrx::Uuid, owner: Option<pgrx::Uuid>) -> ExtResult<()> {
+    let sample_user = insert_member(
+        tenant_id,
+        "sample-user",
+        "member",
+        "sample",
+        Some("sample.user@example.com".into()),
+        Some("Sample User".into()),
+    )?;
+    let board_owner = owner.unwrap_or(sample_user);
+    let board = db::one_mut::<pgrx::Uuid>(
+        "INSERT INTO boards.boards (tenant_id, owner_id, title, description)
+         VALUES ($1, $2, 'Welcome board', 'A sample board to explore Boards with')
          RETURNING id",
+        &[tenant_id.into(), board_owner.into()],
+    )?
+    .ok_or_else(|| ExtError::NotAllowed("sample board was not created".into()))?;
+    db::run(
+        "INSERT INTO boards.board_members (tenant_id, board_id, user_id, role, invited_by)
+         VALUES ($1, $2, $3, 'editor', $4)",
         &[
             tenant_id.into(),
-            provider.into(),
-            token.subject.as_str().into(),
-            claim("email").into(),
-            claim("name").into(),
+            board.into(),
+            sample_user.into(),
+            board_owner.into(),
         ],
     )?;
-    match inserted {
-        Some(id) => Ok(id),
-        // A concurrent first use won the race: its row is the membership.
-        None => member_id(tenant_id, &token.subject)?.ok_or_else(|| {
-            ExtError::NotAllowed("membership changed concurrently; retry the request".into())
-        }),
+    db::run(
+        "INSERT INTO boards.generations
+             (tenant_id, board_id, user_id, generator_name, artifact_type, input_params, status, progress)
+         VALUES ($1, $2, $3, 'sample', 'image', '{\"prompt\": \"a friendly robot drawing a board\"}', 'completed', 100)",
+        &[tenant_id.into(), board.into(), sample_user.into()],
+    )?;
+    Ok(())
+}
+
+/// Refuses changes that would leave single-tenant data without its tenant.
+fn protect_default(tenant: &TenantRow, what: &str) -> ExtResult<()> {
+    if tenant.slug == DEFAULT_SLUG && !settings::MULTI_TENANT_MODE.get() {
+        return Err(ExtError::NotAllowed(format!(
+            "the default tenant cannot be {what} while boards.multi_tenant_mode is off"
+        )));
     }
+    Ok(())
+}
+
+fn create(name: &str, slug: &str, settings: Option<JsonB>, sample: bool) -> ExtResult<pgrx::Uuid> {
+    let name = validate_tenant_name(name)?;
+    validate_slug(slug)?;
+    let settings = settings_object(settings)?;
+    let id = insert_tenant(&name, slug, "active", settings)?
+        .ok_or_else(|| ExtError::TenantExists(slug.to_owned()))?;
+    if sample {
+        create_sample_data(id, None)?;
+    }
+    Ok(id)
+}
+
+fn update(
+    slug: &str,
+    name: Option<String>,
+    new_slug: Option<String>,
+    settings: Option<JsonB>,
+) -> ExtResult<pgrx::Uuid> {
+    let tenant = existing(slug)?;
+    let name = name.map(|n| validate_tenant_name(&n)).transpose()?;
+    let new_slug = new_slug.filter(|s| s != slug);
+    if let Some(new_slug) = &new_slug {
+        validate_slug(new_slug)?;
+        if tenant.slug == DEFAULT_SLUG {
+            return Err(ExtError::NotAllowed(
+                "the default tenant keeps its slug".into(),
+            ));
+        }
+        if find_by_slug(new_slug)?.is_some() {
+            return Err(ExtError::TenantExists(new_slug.clone()));
+        }
+    }
+    let settings = settings.map(|s| settings_object(Some(s))).transpose()?;
+    db::run(
+        "UPDATE boards.tenants
+         SET name = coalesce($2, name), slug = coalesce($3, slug),
+             settings = settings || coalesce($4, '{}'::jsonb), updated_at = now()
+         WHERE id = $1",
+        &[
+            tenant.id.into(),
+            name.into(),
+            new_slug.into(),
+            settings.map(JsonB).into(),
+        ],
+    )?;
+    Ok(tenant.id)
+}
+
+fn set_status(slug: &str, status: &str) -> ExtResult<pgrx::Uuid> {
+    let tenant = existing(slug)?;
+    if status != "active" {
+        protect_default(&tenant, "suspended")?;
+    }
+    db::run(
+        "UPDATE boards.tenants SET status = $2, updated_at = now() WHERE id = $1 AND status <> $2",
+        &[tenant.id.into(), status.into()],
+    )?;
+    Ok(tenant.id)
+}
+
+/// Protected tables ordered so that a table comes before every table it references.
+fn deletion_order() -> ExtResult<Vec<(String, String)>> {
+    let tables = db::rows(
+        "SELECT r.tbl::oid, r.tbl::text, r.tenant_column::text,
+                ARRAY(SELECT DISTINCT con.confrelid::oid FROM pg_catalog.pg_constraint con
+                      WHERE con.conrelid = r.tbl AND con.contype = 'f' AND con.confrelid <> r.tbl)
+         FROM boards.protected_tables r
+         JOIN pg_catalog.pg_class c ON c.oid = r.tbl
+         ORDER BY 2",
+        &[],
+        |row| {
+            Ok((
+                row.get::<pg_sys::Oid>(1)?.unwrap_or(pg_sys::Oid::INVALID),
+                row.get::<String>(2)?.unwrap_or_default(),
+                row.get::<String>(3)?.unwrap_or_default(),
+                row.get::<Vec<pg_sys::Oid>>(4)?.unwrap_or_default(),
+            ))
+        },
+    )?;
+    // Repeatedly take the tables that nothing left still references.
+    let mut pending = tables;
+    let mut order = Vec::with_capacity(pending.len());
+    while !pending.is_empty() {
+        let referenced: Vec<pg_sys::Oid> = pending
+            .iter()
+            .flat_map(|(_, _, _, parents)| parents.clone())
+            .collect();
+        let (ready, rest): (Vec<_>, Vec<_>) = pending
+            .into_iter()
+            .partition(|(oid, ..)| !referenced.contains(oid));
+        // A reference cycle: delete the rest in any order; NO ACTION keys are checked per statement.
+        let (ready, rest) = if ready.is_empty() {
+            (rest, Vec::new())
+        } else {
+            (ready, rest)
+        };
+        order.extend(
+            ready
+                .into_iter()
+                .map(|(_, table, column, _)| (table, column)),
+        );
+        pending = rest;
+    }
+    Ok(order)
+}
+
+fn delete(slug: &str) -> ExtResult<Vec<(String, i64)>> {
+    let tenant = lock_tenant(slug)?;
+    protect_default(&tenant, "deleted")?;
+    let mut removed = Vec::new();
+    for (table, column) in deletion_order()? {
+        let count = db::one_mut::<i64>(
+            &format!(
+                "WITH d AS (DELETE FROM {table} WHERE {} = $1 RETURNING 1) SELECT count(*) FROM d",
+                spi::quote_identifier(&column)
+            ),
+            &[tenant.id.into()],
+        )?
+        .unwrap_or(0);
+        removed.push((table, count));
+    }
+    db::run(
+        "DELETE FROM boards.tenants WHERE id = $1",
+        &[tenant.id.into()],
+    )?;
+    removed.push(("boards.tenants".to_owned(), 1));
+    Ok(removed)
+}
+
+fn owner_count(tenant_id: pgrx::Uuid) -> ExtResult<i64> {
+    Ok(db::one::<i64>(
+        "SELECT count(*) FROM boards.users WHERE tenant_id = $1 AND role = 'owner'",
+        &[tenant_id.into()],
+    )?
+    .unwrap_or(0))
+}
+
+fn current_role(tenant_id: pgrx::Uuid, subject: &str) -> ExtResult<Option<String>> {
+    db::one::<String>(
+        "SELECT role FROM boards.users WHERE tenant_id = $1 AND auth_subject = $2",
+        &[tenant_id.into(), subject.into()],
+    )
+}
+
+fn refuse_last_owner(tenant: &TenantRow, subject: &str) -> ExtResult<()> {
+    if current_role(tenant.id, subject)?.as_deref() == Some("owner") && owner_count(tenant.id)? <= 1
+    {
+        return Err(ExtError::NotAllowed(format!(
+            "\"{subject}\" is the last owner of tenant \"{}\"; add another owner first",
+            tenant.slug
+        )));
+    }
+    Ok(())
+}
+
+fn add_member(
+    slug: &str,
+    subject: &str,
+    role: &str,
+    email: Option<String>,
+    display_name: Option<String>,
+) -> ExtResult<pgrx::Uuid> {
+    let role = validate_member_role(role)?;
+    if subject.trim().is_empty() {
+        return Err(ExtError::InvalidArgument(
+            "subject must not be empty".into(),
+        ));
+    }
+    let tenant = lock_tenant(slug)?;
+    if role != "owner" {
+        refuse_last_owner(&tenant, subject)?;
+    }
+    db::one_mut::<pgrx::Uuid>(
+        "INSERT INTO boards.users (tenant_id, auth_subject, role, email, display_name)
+         VALUES ($1, $2, $3, $4, $5)
+         ON CONFLICT (tenant_id, auth_subject) DO UPDATE
+         SET role = EXCLUDED.role,
+             email = coalesce(EXCLUDED.email, boards.users.email),
+             display_name = coalesce(EXCLUDED.display_name, boards.users.display_name),
+             updated_at = now()
+         RETURNING id",
+        &[
+            tenant.id.into(),
+            subject.into(),
+            role.into(),
+            email.into(),
+            display_name.into(),
+        ],
+    )?
+    .ok_or_else(|| ExtError::NotAllowed("membership was not written".into()))
+}
+
+fn remove_member(slug: &str, subject: &str) -> ExtResult<()> {
+    let tenant = lock_tenant(slug)?;
+    let user_id = member_id(tenant.id, subject)?.ok_or_else(|| ExtError::MemberNotFound {
+        subject: subject.to_owned(),
+        tenant: tenant.slug.clone(),
+    })?;
+    refuse_last_owner(&tenant, subject)?;
+    // Invitations the member sent outlive them.
+    db::run(
+        "UPDATE boards.board_members SET invited_by = NULL WHERE tenant_id = $1 AND invited_by = $2",
+        &[tenant.id.into(), user_id.into()],
+    )?;
+    db::run(
+        "DELETE FROM boards.users WHERE tenant_id = $1 AND id = $2",
+        &[tenant.id.into(), user_id.into()],
+    )?;
+    Ok(())
+}
+
+#[pg_schema]
+mod boards {
+    use super::*;
+
+    #[pg_extern(volatile, parallel_unsafe)]
+    pub fn tenant_create_internal(
+        name: Option<String>,
+        slug: Option<String>,
+        settings: Option<JsonB>,
+        include_sample_data: Option<bool>,
+    ) -> SqlResult<pgrx::Uuid> {
+        Ok(create(
+            &required(name, "name")?,
+            &required(slug, "slug")?,
+            settings,
+            include_sample_data.unwrap_or(false),
+        )?)
+    }
+
+    /// The tenant's id, or 42704.
+    #[pg_extern(stable, parallel_unsafe)]
+    pub fn tenant_id_internal(slug: Option<String>) -> SqlResult<pgrx::Uuid> {
+        Ok(existing(&required(slug, "slug")?)?.id)
+    }
+
+    #[pg_extern(volatile, parallel_unsafe)]
+    pub fn tenant_update_internal(
+        slug: Option<String>,
+        name: Option<String>,
+        new_slug: Option<String>,
+        settings: Option<JsonB>,
+    ) -> SqlResult<pgrx::Uuid> {
+        Ok(update(&required(slug, "slug")?, name, new_slug, settings)?)
+    }
+
+    #[pg_extern(volatile, parallel_unsafe)]
+    pub fn tenant_set_status_internal(slug: Option<String>, status: &str) -> SqlResult<pgrx::Uuid> {
+        Ok(set_status(&required(slug, "slug")?, status)?)
+    }
+
+    pub(super) fn required(value: Option<String>, what: &str) -> ExtResult<String> {
+        value.ok_or_else(|| ExtError::InvalidArgument(format!("{what} must not be NULL")))
+    }
+}
+
+use boards::required;
+
+// The SQL-facing management functions wrap the internals above.
+extension_sql_file!(
+    "../sql/tenants.sql",
+    name = "tenants",
+    requires = [
+        "schema",
+        boards::tenant_create_internal,
+        boards::tenant_id_internal,
+        boards::tenant_update_internal,
+        boards::tenant_set_status_internal
+    ]
+);
+
+/// Removes the tenant and every row of it in every protected table; returns what was removed.
+#[pg_extern(volatile, parallel_unsafe)]
+fn boards_tenant_delete(
+    slug: Option<String>,
+) -> Result<
+    TableIterator<'static, (name!(table_name, String), name!(rows_deleted, i64))>,
+    ErrorReport,
+> {
+    Ok(TableIterator::new(delete(&required(slug, "slug")?)?))
+}
+
+/// Adds a member (or changes an existing member's role); returns the user id.
+#[pg_extern(volatile, parallel_unsafe)]
+fn boards_tenant_add_member(
+    slug: Option<String>,
+    subject: Option<String>,
+    role: default!(Option<String>, "'member'"),
+    email: default!(Option<String>, "NULL"),
+    display_name: default!(Option<String>, "NULL"),
+) -> SqlResult<pgrx::Uuid> {
+    Ok(add_member(
+        &required(slug, "slug")?,
+        &required(subject, "subject")?,
+        role.as_deref().unwrap_or("member"),
+        email,
+        display_name,
+    )?)
+}
+
+/// Removes a member; never the last owner.
+#[pg_extern(volatile, parallel_unsafe)]
+fn boards_tenant_remove_member(slug: Option<String>, subject: Option<String>) -> SqlResult<()> {
+    Ok(remove_member(
+        &required(slug, "slug")?,
+        &required(subject, "subject")?,
+    )?)
+}
+
+/// The tenant's members.
+#[pg_extern(stable, parallel_unsafe)]
+#[allow(clippy::type_complexity)]
+fn boards_tenant_members(
+    slug: Option<String>,
+) -> Result<
+    TableIterator<
+        'static,
+        (
+            name!(user_id, Option<pgrx::Uuid>),
+            name!(subject, String),
+            name!(email, Option<String>),
+            name!(display_name, Option<String>),
+            name!(role, String),
+            name!(created_at, Option<pgrx::datum::TimestampWithTimeZone>),
+        ),
+    >,
+    ErrorReport,
+> {
+    let tenant = existing(&required(slug, "slug")?)?;
+    let rows = db::rows(
+        "SELECT id, auth_subject, email, display_name, role, created_at
+         FROM boards.users WHERE tenant_id = $1 ORDER BY role = 'owner' DESC, auth_subject",
+        &[tenant.id.into()],
+        |row| {
+            Ok((
+                row.get::<pgrx::Uuid>(1)?,
+                row.get::<String>(2)?.unwrap_or_default(),
+                row.get(3)?,
+                row.get(4)?,
+                row.get::<String>(5)?.unwrap_or_default(),
+                row.get(6)?,
+            ))
+        },
+    )?;
+    Ok(TableIterator::new(rows))
 }
