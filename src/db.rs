@@ -14,10 +14,10 @@ pub fn one<T: FromDatum + IntoDatum>(sql: &str, args: &[DatumWithOid]) -> ExtRes
 }
 
 /// Like `one`, for a statement that writes (`INSERT ... RETURNING`, data-modifying CTEs).
+/// No row limit: a limited `INSERT ... RETURNING` stops before the statement ends, and then
+/// the table's statement-level AFTER triggers never fire.
 pub fn one_mut<T: FromDatum + IntoDatum>(sql: &str, args: &[DatumWithOid]) -> ExtResult<Option<T>> {
-    Ok(Spi::connect_mut(|c| {
-        first(c.update(sql, Some(1), args)?)
-    })?)
+    Ok(Spi::connect_mut(|c| first(c.update(sql, None, args)?))?)
 }
 
 fn first<T: FromDatum + IntoDatum>(table: SpiTupleTable) -> pgrx::spi::Result<Option<T>> {

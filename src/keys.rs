@@ -84,6 +84,15 @@ pub fn register_invalidation() {
     };
 }
 
+/// A key's algorithm: an unknown or unsigned one is a bad argument here, not a bad token.
+fn key_algorithm(alg: &str) -> ExtResult<Algorithm> {
+    Algorithm::from_str(alg.trim()).map_err(|_| {
+        ExtError::InvalidArgument(format!(
+            "unsupported key algorithm \"{alg}\": use HS256/384/512, RS256/384/512, PS256/384/512, ES256, ES384 or EdDSA"
+        ))
+    })
+}
+
 /// The material format implied by the algorithm family and the text given.
 fn format_of(alg: Algorithm, material: &str) -> KeyFormat {
     if material.trim_start().starts_with('{') {
@@ -115,7 +124,7 @@ fn insert(kid: &str, alg: Algorithm, format: KeyFormat, material: &str) -> ExtRe
 /// Installs a verification key: an HMAC secret for HS*, a PEM public key (or a JWK) otherwise.
 #[pg_extern(volatile, parallel_unsafe)]
 fn boards_jwt_add_key(kid: String, alg: String, key: String) -> SqlResult<()> {
-    let alg = Algorithm::from_str(alg.trim()).map_err(ExtError::from)?;
+    let alg = key_algorithm(&alg)?;
     let format = format_of(alg, &key);
     let built = VerificationKey::new(&kid, alg, format, &key).map_err(ExtError::from)?;
     if built.weak_secret() {

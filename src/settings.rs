@@ -34,9 +34,13 @@ pub static CONTEXT: GucSetting<Option<CString>> = GucSetting::<Option<CString>>:
 /// Minimum level of the extension's own diagnostic messages while `boards.debug` is on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, PostgresGucEnum)]
 pub enum LogLevel {
+    #[name = c"debug"]
     Debug,
+    #[name = c"info"]
     Info,
+    #[name = c"warning"]
     Warning,
+    #[name = c"error"]
     Error,
 }
 
