@@ -1,0 +1,60 @@
+//! Shared helpers of the integration tests in `tests/`.
+
+use postgres::error::DbError;
+
+pub use boards_tenant_harness as harness;
+pub use boards_tenant_harness::error_text;
+
+/// Asserts that `result` failed in the server with SQLSTATE `code` (e.g. `"42501"`) and
+/// returns the server's message, for further checks on its wording.
+#[track_caller]
+pub fn assert_sqlstate<T>(result: Result<T, postgres::Error>, code: &str) -> String {
+    assert_sqlstate_in("", result, code)
+}
+
+/// [`assert_sqlstate`] for checks run in a loop: `context` (what was attempted) leads the
+/// failure message.
+#[track_caller]
+pub fn assert_sqlstate_in<T>(
+    context: &str,
+    result: Result<T, postgres::Error>,
+    code: &str,
+) -> String {
+    let db = db_error(context, result, code);
+    assert_eq!(
+        db.code().code(),
+        code,
+        "{context}: expected SQLSTATE {code}, got {}: {}",
+        db.code().code(),
+        db.message()
+    );
+    db.message().to_owned()
+}
+
+/// The server-side error of a result that must have failed; panics on success and on errors
+/// that did not come from the server (connection trouble is no answer to a test's question).
+#[track_caller]
+pub fn db_error<T>(context: &str, result: Result<T, postgres::Error>, expected: &str) -> DbError {
+    match result {
+        Ok(_) => panic!("{context}: expected an error with SQLSTATE {expected}, got success"),
+        Err(e) => match e.as_db_error() {
+            Some(db) => db.clone(),
+            None => panic!(
+                "{context}: expected an error with SQLSTATE {expected}, got a client error: {e}"
+            ),
+        },
+    }
+}
+
+/// The single text value of a query that returns one row with one column (NULL is `None`).
+#[track_caller]
+pub fn query_text(
+    client: &mut postgres::Client,
+    sql: &str,
+    params: &[&(dyn postgres::types::ToSql + Sync)],
+) -> Option<String> {
+    client
+        .query_one(sql, params)
+        .unwrap_or_else(|e| panic!("{sql}: {}", error_text(&e)))
+        .get(0)
+}

@@ -1,0 +1,480 @@
+//! Foundation: the schema the extension creates, its settings and who may change them, and who
+//! may read its bookkeeping.
+
+use boards_tenant_harness::{Cluster, ClusterOptions, TestDb, ADMIN_ROLE, APP_ROLE};
+use boards_tenant_tests::{assert_sqlstate, assert_sqlstate_in, error_text, query_text};
+
+/// SQLSTATE insufficient_privilege.
+const PERMISSION_DENIED: &str = "42501";
+/// SQLSTATE invalid_name: what a name under a reserved prefix gets.
+const INVALID_NAME: &str = "42602";
+
+/// A `boards.*` setting: its documented default (as `current_setting` shows it) and a valid
+/// value an attacker would like to give it.
+struct Setting {
+    name: &'static str,
+    default: Expected,
+    forged: &'static str,
+}
+
+enum Expected {
+    Is(&'static str),
+    /// A list with a sensible default; these members must be in it.
+    Contains(&'static [&'static str]),
+}
+
+/// Every setting of src/settings.rs, with the defaults of DESIGN.md section 5.
+const SETTINGS: &[Setting] = &[
+    Setting {
+        name: "boards.multi_tenant_mode",
+        default: Expected::Is("off"),
+        forged: "on",
+    },
+    Setting {
+        name: "boards.jwt_tenant_claim",
+        default: Expected::Is(""),
+        forged: "org_id",
+    },
+    Setting {
+        name: "boards.tenant_registration_requires_approval",
+        default: Expected::Is("off"),
+        forged: "on",
+    },
+    Setting {
+        name: "boards.tenant_registration_allowed_domains",
+        default: Expected::Is(""),
+        forged: "evil.example",
+    },
+    Setting {
+        name: "boards.max_tenants_per_user",
+        default: Expected::Is("0"),
+        forged: "5",
+    },
+    Setting {
+        name: "boards.frontend_base_url",
+        default: Expected::Is(""),
+        forged: "https://evil.example",
+    },
+    Setting {
+        name: "boards.debug",
+        default: Expected::Is("off"),
+        forged: "on",
+    },
+    Setting {
+        name: "boards.log_level",
+        default: Expected::Is("info"),
+        forged: "debug",
+    },
+    Setting {
+        name: "boards.jwt_issuer",
+        default: Expected::Is(""),
+        forged: "https://evil.example",
+    },
+    Setting {
+        name: "boards.jwt_audience",
+        default: Expected::Is(""),
+        forged: "evil",
+    },
+    Setting {
+        name: "boards.jwt_leeway",
+        default: Expected::Is("30s"),
+        forged: "3600",
+    },
+    Setting {
+        name: "boards.jwt_require_exp",
+        default: Expected::Is("off"),
+        forged: "on",
+    },
+    Setting {
+        name: "boards.public_email_domains",
+        default: Expected::Contains(&["gmail.com", "outlook.com", "yahoo.com"]),
+        forged: "evil.example",
+    },
+    Setting {
+        name: "boards.auto_protect",
+        default: Expected::Is("on"),
+        forged: "off",
+    },
+    Setting {
+        name: "boards.require_local_context",
+        default: Expected::Is("off"),
+        forged: "on",
+    },
+    // The tenant context itself: hidden from SHOW ALL, never writable by hand.
+    Setting {
+        name: "boards.context",
+        default: Expected::Is(""),
+        forged: "{}",
+    },
+];
+
+/// Settings hidden from `pg_settings` on purpose (`GUC_NO_SHOW_ALL`).
+const HIDDEN_SETTINGS: &[&str] = &["boards.context"];
+
+fn shared_db() -> TestDb<'static> {
+    Cluster::shared().create_database()
+}
+
+#[test]
+fn schema_boards_has_the_tables_and_only_the_default_tenant() {
+    let db = shared_db();
+    let mut su = db.superuser();
+    let tables: Vec<String> = su
+        .query(
+            "SELECT c.relname::text FROM pg_catalog.pg_class c \
+             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             WHERE n.nspname = 'boards' AND c.relkind IN ('r', 'p') ORDER BY 1",
+            &[],
+        )
+        .unwrap_or_else(|e| panic!("listing tables: {}", error_text(&e)))
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    for table in [
+        "tenants",
+        "users",
+        "boards",
+        "board_members",
+        "generations",
+        "jwt_keys",
+        "protected_tables",
+    ] {
+        assert!(
+            tables.iter().any(|t| t == table),
+            "boards.{table} is missing; schema boards has {tables:?}"
+        );
+    }
+
+    let tenants: Vec<(String, String, String)> = su
+        .query("SELECT id::text, slug, status FROM boards.tenants", &[])
+        .unwrap_or_else(|e| panic!("reading boards.tenants: {}", error_text(&e)))
+        .iter()
+        .map(|row| (row.get(0), row.get(1), row.get(2)))
+        .collect();
+    assert_eq!(
+        tenants,
+        [(
+            "00000000-0000-0000-0000-000000000000".to_owned(),
+            "default".to_owned(),
+            "active".to_owned()
+        )],
+        "a fresh database has exactly the default tenant"
+    );
+}
+
+#[test]
+fn content_tables_are_protected_out_of_the_box() {
+    let db = shared_db();
+    let mut su = db.superuser();
+    let registered: Vec<String> = su
+        .query("SELECT tbl::text FROM boards.protected_tables", &[])
+        .unwrap_or_else(|e| panic!("reading boards.protected_tables: {}", error_text(&e)))
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    for table in [
+        "boards.boards",
+        "boards.board_members",
+        "boards.generations",
+    ] {
+        assert!(
+            registered.iter().any(|t| t == table),
+            "{table} is not registered as protected; registry: {registered:?}"
+        );
+        let (rls, forced): (bool, bool) = su
+            .query_one(
+                "SELECT relrowsecurity, relforcerowsecurity FROM pg_catalog.pg_class \
+                 WHERE oid = $1::text::regclass",
+                &[&table],
+            )
+            .map(|row| (row.get(0), row.get(1)))
+            .unwrap_or_else(|e| panic!("reading pg_class of {table}: {}", error_text(&e)));
+        assert!(rls && forced, "{table}: RLS enabled {rls}, forced {forced}");
+    }
+}
+
+#[test]
+fn every_setting_has_its_documented_default() {
+    let db = shared_db();
+    let mut su = db.superuser();
+    // All wrong defaults at once, not just the first.
+    let mut wrong = Vec::new();
+    for setting in SETTINGS {
+        let value =
+            query_text(&mut su, "SELECT current_setting($1)", &[&setting.name]).unwrap_or_default();
+        match setting.default {
+            Expected::Is(expected) if value != expected => {
+                wrong.push(format!(
+                    "{} = {value:?}, documented {expected:?}",
+                    setting.name
+                ));
+            }
+            Expected::Is(_) => {}
+            Expected::Contains(members) => {
+                let list: Vec<&str> = value.split(',').map(str::trim).collect();
+                for member in members.iter().filter(|m| !list.contains(m)) {
+                    wrong.push(format!("{} = {value:?} lacks {member}", setting.name));
+                }
+            }
+        }
+    }
+    assert!(wrong.is_empty(), "wrong defaults:\n{}", wrong.join("\n"));
+}
+
+#[test]
+fn every_boards_setting_is_listed_here_and_superuser_only() {
+    let db = shared_db();
+    let mut su = db.superuser();
+    let rows = su
+        .query(
+            "SELECT name, context FROM pg_catalog.pg_settings \
+             WHERE name LIKE 'boards.%' ORDER BY name",
+            &[],
+        )
+        .unwrap_or_else(|e| panic!("reading pg_settings: {}", error_text(&e)));
+    let mut shown: Vec<String> = Vec::new();
+    for row in &rows {
+        let (name, context): (String, String) = (row.get(0), row.get(1));
+        assert_eq!(
+            context, "superuser",
+            "{name} can be changed by non-superusers"
+        );
+        shown.push(name);
+    }
+    let mut documented: Vec<String> = SETTINGS
+        .iter()
+        .map(|s| s.name)
+        .filter(|name| !HIDDEN_SETTINGS.contains(name))
+        .map(str::to_owned)
+        .collect();
+    documented.sort();
+    assert_eq!(
+        shown, documented,
+        "the settings in pg_settings and the list in this test differ: keep the list complete, \
+         so every setting is covered by the tests below"
+    );
+}
+
+/// Every way a session can change a setting, each of which a non-superuser must be refused.
+fn assert_cannot_change(client: &mut postgres::Client, role: &str, setting: &Setting) {
+    let (name, value) = (setting.name, setting.forged);
+    let before = query_text(client, "SELECT current_setting($1)", &[&name]);
+
+    let sql = format!("SET {name} = '{value}'");
+    assert_sqlstate_in(
+        &format!("{role}: {sql}"),
+        client.batch_execute(&sql),
+        PERMISSION_DENIED,
+    );
+
+    // SET LOCAL and set_config(..., true) only mean something inside a transaction; each
+    // refusal aborts it, so every attempt gets its own (rolled back on drop).
+    let sql = format!("SET LOCAL {name} = '{value}'");
+    let mut tx = begin(client, role);
+    assert_sqlstate_in(
+        &format!("{role}: {sql}"),
+        tx.batch_execute(&sql),
+        PERMISSION_DENIED,
+    );
+    drop(tx);
+    for is_local in [false, true] {
+        let mut tx = begin(client, role);
+        let result = tx.query_one("SELECT set_config($1, $2, $3)", &[&name, &value, &is_local]);
+        let context = format!("{role}: set_config('{name}', '{value}', {is_local})");
+        assert_sqlstate_in(&context, result, PERMISSION_DENIED);
+    }
+
+    let sql = format!("RESET {name}");
+    assert_sqlstate_in(
+        &format!("{role}: {sql}"),
+        client.batch_execute(&sql),
+        PERMISSION_DENIED,
+    );
+
+    let after = query_text(client, "SELECT current_setting($1)", &[&name]);
+    assert_eq!(
+        after, before,
+        "{role}: {name} changed after refused attempts"
+    );
+}
+
+fn begin<'a>(client: &'a mut postgres::Client, role: &str) -> postgres::Transaction<'a> {
+    client
+        .transaction()
+        .unwrap_or_else(|e| panic!("{role}: BEGIN: {}", error_text(&e)))
+}
+
+#[test]
+fn app_and_admin_roles_cannot_change_any_setting_in_session() {
+    let db = shared_db();
+    for (role, mut client) in [(APP_ROLE, db.app()), (ADMIN_ROLE, db.admin())] {
+        for setting in SETTINGS {
+            assert_cannot_change(&mut client, role, setting);
+        }
+    }
+}
+
+#[test]
+fn app_role_cannot_pass_settings_in_the_startup_packet() {
+    let db = shared_db();
+    for setting in SETTINGS {
+        let options = format!("-c {}={}", setting.name, setting.forged);
+        let result = db.connect(APP_ROLE, Some(&options));
+        let message = assert_sqlstate_in(&options, result, PERMISSION_DENIED);
+        assert!(
+            message.contains(setting.name),
+            "refusal of {options:?} does not name the setting: {message}"
+        );
+    }
+}
+
+#[test]
+fn app_role_cannot_alter_its_own_role_settings() {
+    let db = shared_db();
+    let mut app = db.app();
+    for setting in SETTINGS {
+        let sql = format!(
+            "ALTER ROLE {APP_ROLE} SET {} = '{}'",
+            setting.name, setting.forged
+        );
+        assert_sqlstate_in(&sql, app.batch_execute(&sql), PERMISSION_DENIED);
+    }
+}
+
+#[test]
+fn app_role_cannot_read_the_bookkeeping_tables() {
+    let db = shared_db();
+    let mut app = db.app();
+    for table in ["boards.jwt_keys", "boards.protected_tables"] {
+        for sql in [
+            format!("SELECT * FROM {table}"),
+            format!("SELECT count(*) FROM {table}"),
+        ] {
+            assert_sqlstate_in(&sql, app.query(&sql, &[]), PERMISSION_DENIED);
+        }
+    }
+}
+
+#[test]
+fn admin_role_can_read_the_bookkeeping_tables() {
+    let db = shared_db();
+    let mut admin = db.admin();
+    for table in ["boards.jwt_keys", "boards.protected_tables"] {
+        admin
+            .query(&format!("SELECT * FROM {table}"), &[])
+            .unwrap_or_else(|e| panic!("boards_admin reading {table}: {}", error_text(&e)));
+    }
+    let registered: i64 = admin
+        .query_one("SELECT count(*) FROM boards.protected_tables", &[])
+        .map(|row| row.get(0))
+        .unwrap_or_else(|e| panic!("counting protected tables: {}", error_text(&e)));
+    assert!(registered > 0, "the admin sees an empty registry");
+}
+
+#[test]
+fn names_under_the_boards_prefix_are_reserved() {
+    let db = shared_db();
+    let mut app = db.app();
+    let result = app.batch_execute("SET boards.anything_new = 'x'");
+    assert_sqlstate(result, INVALID_NAME);
+    let result = app.query_one("SELECT set_config('boards.anything_new', 'x', false)", &[]);
+    assert_sqlstate(result, INVALID_NAME);
+}
+
+/// A context a superuser really installed (for the default tenant), as `boards.context` holds
+/// it: the most valuable thing to smuggle in as a placeholder.
+fn genuine_context(db: &TestDb) -> String {
+    let mut su = db.superuser();
+    su.query_one("SELECT boards_set_tenant('default')", &[])
+        .unwrap_or_else(|e| panic!("boards_set_tenant('default'): {}", error_text(&e)));
+    let context =
+        query_text(&mut su, "SELECT current_setting('boards.context')", &[]).unwrap_or_default();
+    assert!(!context.is_empty(), "boards_set_tenant left no context");
+    context
+}
+
+#[test]
+fn placeholders_set_before_the_library_loads_are_discarded() {
+    let cluster = Cluster::start(ClusterOptions {
+        preload: false,
+        ..ClusterOptions::default()
+    });
+    let db = cluster.create_database();
+    let forged_context = genuine_context(&db);
+
+    // In a fresh backend the library is not loaded: boards.* names are mere placeholders,
+    // which anyone may set.
+    let mut app = db.app();
+    app.batch_execute("SET boards.multi_tenant_mode = on; SET boards.debug = on")
+        .unwrap_or_else(|e| panic!("setting placeholders: {}", error_text(&e)));
+    app.query_one(
+        "SELECT set_config('boards.context', $1, false)",
+        &[&forged_context],
+    )
+    .unwrap_or_else(|e| panic!("set_config of the context placeholder: {}", error_text(&e)));
+    let before = query_text(
+        &mut app,
+        "SELECT current_setting('boards.multi_tenant_mode')",
+        &[],
+    );
+    assert_eq!(
+        before.as_deref(),
+        Some("on"),
+        "the library was loaded already: this test did not exercise the placeholder case"
+    );
+
+    // Calling any function of the extension loads the library, which defines the settings.
+    let tenant = query_text(&mut app, "SELECT boards_current_tenant()::text", &[]);
+    assert_eq!(
+        tenant, None,
+        "a forged placeholder context survived the library load"
+    );
+    for (name, real) in [
+        ("boards.multi_tenant_mode", "off"),
+        ("boards.debug", "off"),
+        ("boards.context", ""),
+    ] {
+        let value = query_text(&mut app, "SELECT current_setting($1)", &[&name]);
+        assert_eq!(
+            value.as_deref(),
+            Some(real),
+            "{name} kept its placeholder value"
+        );
+    }
+
+    // Once loaded, no new name under the prefix can be parked there.
+    assert_sqlstate(
+        app.batch_execute("SET boards.anything_new = 'x'"),
+        INVALID_NAME,
+    );
+}
+
+#[test]
+fn startup_options_before_the_library_loads_are_discarded() {
+    let cluster = Cluster::start(ClusterOptions {
+        preload: false,
+        ..ClusterOptions::default()
+    });
+    let db = cluster.create_database();
+    // Without preload the startup packet's boards.* options are placeholders and accepted...
+    let mut app = db
+        .connect(
+            APP_ROLE,
+            Some("-c boards.multi_tenant_mode=on -c boards.jwt_leeway=3600"),
+        )
+        .unwrap_or_else(|e| panic!("connecting with placeholder options: {}", error_text(&e)));
+    // ... but dropped when the library defines the real, superuser-only settings.
+    let tenant = query_text(&mut app, "SELECT boards_current_tenant()::text", &[]);
+    assert_eq!(tenant, None);
+    for (name, real) in [
+        ("boards.multi_tenant_mode", "off"),
+        ("boards.jwt_leeway", "30s"),
+    ] {
+        let value = query_text(&mut app, "SELECT current_setting($1)", &[&name]);
+        assert_eq!(
+            value.as_deref(),
+            Some(real),
+            "{name} kept its startup value"
+        );
+    }
+}
