@@ -9,16 +9,18 @@ SELECT boards.protect_builtin_internal('boards.boards');
 SELECT boards.protect_builtin_internal('boards.board_members');
 SELECT boards.protect_builtin_internal('boards.generations');
 
--- Key changes reach every backend's key and token caches.
-CREATE FUNCTION boards.jwt_keys_changed() RETURNS trigger
+-- Changes to keys and tenants reach every backend's caches (src/invalidation.rs).
+CREATE FUNCTION boards.table_changed() RETURNS trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    PERFORM boards.invalidate_key_cache();
+    PERFORM boards.invalidate_caches(TG_RELID);
     RETURN NULL;
 END
 $$;
 CREATE TRIGGER jwt_keys_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON boards.jwt_keys
-    FOR EACH STATEMENT EXECUTE FUNCTION boards.jwt_keys_changed();
+    FOR EACH STATEMENT EXECUTE FUNCTION boards.table_changed();
+CREATE TRIGGER tenants_changed AFTER UPDATE OR DELETE OR TRUNCATE ON boards.tenants
+    FOR EACH STATEMENT EXECUTE FUNCTION boards.table_changed();
 
 -- DDL: auto-protection of new tenant tables and the guard that keeps protected tables protected.
 CREATE FUNCTION boards.ddl_command_end() RETURNS event_trigger
@@ -69,6 +71,7 @@ GRANT EXECUTE ON FUNCTION
     @extschema@.boards_set_tenant_from_jwt(text, text, boolean),
     @extschema@.boards_authenticate(text, boolean),
     @extschema@.boards_ensure_tenant_isolation(uuid, uuid, text, uuid),
+    boards.ensure_tenant_isolation_internal(uuid, uuid, text, uuid, oid),
     @extschema@.boards_tenant_register(text, text, text, text, text, boolean),
     @extschema@.boards_tenant_registration_status()
 TO PUBLIC;
@@ -84,6 +87,8 @@ GRANT EXECUTE ON FUNCTION
     @extschema@.boards_tenant_unprotect(regclass),
     @extschema@.boards_tenant_protected_tables(),
     @extschema@.boards_tenant_migrate_table(regclass),
+    @extschema@.boards_tenant_audit(text),
+    @extschema@.boards_tenant_audit_json(text),
     @extschema@.boards_tenant_create(text, text, jsonb, boolean),
     @extschema@.boards_tenant_list(),
     @extschema@.boards_tenant_get(text),
@@ -104,7 +109,7 @@ ALTER FUNCTION @extschema@.boards_authenticate(text, boolean)
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION @extschema@.boards_set_tenant(text, boolean)
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION @extschema@.boards_ensure_tenant_isolation(uuid, uuid, text, uuid)
+ALTER FUNCTION boards.ensure_tenant_isolation_internal(uuid, uuid, text, uuid, oid)
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION @extschema@.boards_jwt_add_key(text, text, text)
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
@@ -122,6 +127,10 @@ ALTER FUNCTION @extschema@.boards_tenant_protected_tables()
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION @extschema@.boards_tenant_migrate_table(regclass)
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION @extschema@.boards_tenant_audit(text)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION @extschema@.boards_tenant_audit_json(text)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION @extschema@.boards_tenant_register(text, text, text, text, text, boolean)
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION @extschema@.boards_tenant_delete(text)
@@ -138,5 +147,5 @@ ALTER FUNCTION boards.protect_builtin_internal(regclass)
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION boards.on_ddl_command_end_internal()
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION boards.invalidate_key_cache()
+ALTER FUNCTION boards.invalidate_caches(oid)
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp;

@@ -6,7 +6,9 @@ use std::cell::RefCell;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use boards_tenant_core::cache::TokenCache;
-use boards_tenant_core::claims::{resolve, ClaimTenant, Resolution, ResolveConfig, Source};
+use boards_tenant_core::claims::{
+    organisation_email_domain, resolve, ClaimTenant, Resolution, ResolveConfig, Source,
+};
 use boards_tenant_core::context::Context;
 use boards_tenant_core::jwt::{check_claims, verify_signature, VerifiedToken, VerifyOptions};
 use boards_tenant_core::CoreError;
@@ -93,13 +95,33 @@ fn require_active(tenant: TenantRow) -> ExtResult<TenantRow> {
     }
 }
 
-/// A tenant named by verified claims: it must exist and be active; membership comes on first use.
-fn by_claims(claim: &ClaimTenant, found: Option<TenantRow>) -> ExtResult<Chosen> {
+/// A tenant named by verified claims: it must exist and be active; membership comes on first
+/// use. A tenant found through the email domain is joined on first use only when it lists that
+/// domain in `settings.email_domains`: otherwise whoever registered the slug first would collect
+/// every employee of the company whose domain maps to it.
+fn by_claims(
+    claim: &ClaimTenant,
+    found: Option<TenantRow>,
+    verified: &VerifiedToken,
+) -> ExtResult<Chosen> {
     let tenant = found.ok_or_else(|| ExtError::TenantNotFound(tenants::describe(&claim.tenant)))?;
+    let tenant = require_active(tenant)?;
+    let just_in_time = match claim.source {
+        Source::EmailDomain => {
+            match organisation_email_domain(
+                &verified.claims,
+                &resolve_config().public_email_domains,
+            ) {
+                Some(domain) => tenants::accepts_email_domain(tenant.id, &domain)?,
+                None => false,
+            }
+        }
+        _ => true,
+    };
     Ok(Chosen {
-        tenant: require_active(tenant)?,
+        tenant,
         source: claim.source,
-        just_in_time: true,
+        just_in_time,
     })
 }
 
@@ -133,14 +155,17 @@ fn choose(
         Resolution::Claims {
             claim,
             x_tenant: None,
-        } => Ok((by_claims(&claim, tenants::find(&claim.tenant)?)?, None)),
+        } => Ok((
+            by_claims(&claim, tenants::find(&claim.tenant)?, verified)?,
+            None,
+        )),
         Resolution::Claims {
             claim,
             x_tenant: Some(header),
         } => {
             let found = tenants::find(&claim.tenant)?;
             if found.as_ref().is_some_and(|t| t.slug == header) {
-                Ok((by_claims(&claim, found)?, None))
+                Ok((by_claims(&claim, found, verified)?, None))
             } else {
                 let (chosen, user) = by_header(&header, subject)?;
                 Ok((chosen, Some(user)))
@@ -191,7 +216,8 @@ fn set_tenant_from_jwt(token: &str, x_tenant: Option<&str>, is_local: bool) -> E
     let user_id = match member {
         Some(id) => id,
         None if chosen.just_in_time => tenants::join(chosen.tenant.id, &verified)?,
-        None => return Err(CoreError::access_denied().into()),
+        None => tenants::member_id(chosen.tenant.id, &verified.subject)?
+            .ok_or_else(|| ExtError::from(CoreError::access_denied()))?,
     };
     let ctx = Context {
         tenant_id: Some(context::from_pg_uuid(chosen.tenant.id)),

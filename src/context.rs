@@ -23,6 +23,7 @@ use pgrx::{pg_sys, JsonB};
 
 use crate::error::{ExtError, ExtResult};
 use crate::settings;
+use crate::tenant_status;
 
 thread_local! {
     static DECODED: RefCell<Option<(CString, Rc<Context>)>> = const { RefCell::new(None) };
@@ -101,15 +102,21 @@ pub fn from_pg_uuid(id: pgrx::Uuid) -> uuid::Uuid {
     uuid::Uuid::from_bytes(*id.as_bytes())
 }
 
+/// The context while its tenant is usable (exists and is active): a tenant suspended or
+/// deleted after the context was set fails closed.
+pub fn current_with_tenant() -> Option<Rc<Context>> {
+    current().filter(|ctx| ctx.tenant_id.is_some_and(tenant_status::usable))
+}
+
 /// The tenant of the current context: what every tenant policy compares with.
 #[pg_extern(stable, parallel_safe)]
 fn boards_current_tenant() -> Option<pgrx::Uuid> {
-    current()?.tenant_id.map(to_pg_uuid)
+    current_with_tenant()?.tenant_id.map(to_pg_uuid)
 }
 
 #[pg_extern(stable, parallel_safe)]
 fn boards_current_tenant_slug() -> Option<String> {
-    current()?.tenant_slug.clone()
+    current_with_tenant()?.tenant_slug.clone()
 }
 
 /// The verified subject (`sub`) of the token behind the context.
@@ -121,7 +128,7 @@ fn boards_current_subject() -> Option<String> {
 /// The subject's `boards.users` row in the current tenant.
 #[pg_extern(stable, parallel_safe)]
 fn boards_current_user_id() -> Option<pgrx::Uuid> {
-    current()?.user_id.map(to_pg_uuid)
+    current_with_tenant()?.user_id.map(to_pg_uuid)
 }
 
 /// The verified claims of the token behind the context.

@@ -10,8 +10,9 @@ use crate::context;
 use crate::db;
 use crate::error::{ExtError, ExtResult, SqlResult};
 
-/// The table behind a resource type: the Boards resources by name, or any protected table.
-fn resource_table(resource_type: &str) -> ExtResult<(String, String)> {
+/// The table behind a resource type: the Boards resources by name, or a protected table the
+/// caller named (resolved with the caller's `search_path` by the SQL wrapper).
+fn resource_table(resource_type: &str, named: Option<pg_sys::Oid>) -> ExtResult<(String, String)> {
     let builtin = match resource_type {
         "board" => Some("boards.boards"),
         "generation" => Some("boards.generations"),
@@ -22,15 +23,21 @@ fn resource_table(resource_type: &str) -> ExtResult<(String, String)> {
     if let Some(table) = builtin {
         return Ok((table.to_owned(), "tenant_id".to_owned()));
     }
-    db::rows(
-        "SELECT r.tbl::text, r.tenant_column::text FROM boards.protected_tables r
-         WHERE r.tbl = pg_catalog.to_regclass($1)",
-        &[resource_type.into()],
-        |row| Ok((row.get::<String>(1)?.unwrap_or_default(), row.get::<String>(2)?.unwrap_or_default())),
-    )?
-    .into_iter()
-    .next()
-    .ok_or_else(|| {
+    let registered = match named {
+        Some(oid) => db::rows(
+            "SELECT r.tbl::text, r.tenant_column::text FROM boards.protected_tables r
+             WHERE r.tbl = $1::oid",
+            &[oid.into()],
+            |row| {
+                Ok((
+                    row.get::<String>(1)?.unwrap_or_default(),
+                    row.get::<String>(2)?.unwrap_or_default(),
+                ))
+            },
+        )?,
+        None => Vec::new(),
+    };
+    registered.into_iter().next().ok_or_else(|| {
         ExtError::InvalidArgument(format!(
             "unknown resource type \"{resource_type}\": use board, generation, user, board_member or the name of a protected table"
         ))
@@ -60,16 +67,17 @@ fn ensure(
     tenant_id: pgrx::Uuid,
     resource_type: &str,
     resource_id: Option<pgrx::Uuid>,
+    named_table: Option<pg_sys::Oid>,
 ) -> ExtResult<()> {
     if !caller_is_admin() {
-        let own = context::current()
+        let own = context::current_with_tenant()
             .and_then(|c| c.tenant_id)
             .map(context::to_pg_uuid);
         if own != Some(tenant_id) {
             return Err(CoreError::access_denied().into());
         }
     }
-    let (table, column) = resource_table(resource_type)?;
+    let (table, column) = resource_table(resource_type, named_table)?;
     if let Some(user_id) = user_id {
         let member = db::one::<bool>(
             "SELECT EXISTS (SELECT FROM boards.users WHERE tenant_id = $1 AND id = $2)",
@@ -98,18 +106,36 @@ fn ensure(
     Ok(())
 }
 
-/// Raises `Access denied` unless the user belongs to the tenant and the resource (if given)
-/// is the tenant's.
-#[pg_extern(stable, parallel_unsafe)]
-fn boards_ensure_tenant_isolation(
-    user_id: Option<pgrx::Uuid>,
-    tenant_id: Option<pgrx::Uuid>,
-    resource_type: Option<String>,
-    resource_id: default!(Option<pgrx::Uuid>, "NULL"),
-) -> SqlResult<()> {
-    let tenant_id =
-        tenant_id.ok_or_else(|| ExtError::InvalidArgument("tenant_id must not be NULL".into()))?;
-    let resource_type = resource_type
-        .ok_or_else(|| ExtError::InvalidArgument("resource_type must not be NULL".into()))?;
-    Ok(ensure(user_id, tenant_id, &resource_type, resource_id)?)
+#[pg_schema]
+mod boards {
+    use super::*;
+
+    /// The work behind `boards_ensure_tenant_isolation` (sql/isolation.sql), which resolves a
+    /// table name given as resource type in the caller's `search_path` first.
+    #[pg_extern(stable, parallel_unsafe)]
+    pub fn ensure_tenant_isolation_internal(
+        user_id: Option<pgrx::Uuid>,
+        tenant_id: Option<pgrx::Uuid>,
+        resource_type: Option<String>,
+        resource_id: Option<pgrx::Uuid>,
+        named_table: Option<pg_sys::Oid>,
+    ) -> SqlResult<()> {
+        let tenant_id = tenant_id
+            .ok_or_else(|| ExtError::InvalidArgument("tenant_id must not be NULL".into()))?;
+        let resource_type = resource_type
+            .ok_or_else(|| ExtError::InvalidArgument("resource_type must not be NULL".into()))?;
+        Ok(ensure(
+            user_id,
+            tenant_id,
+            &resource_type,
+            resource_id,
+            named_table,
+        )?)
+    }
 }
+
+extension_sql_file!(
+    "../sql/isolation.sql",
+    name = "isolation",
+    requires = ["schema", boards::ensure_tenant_isolation_internal]
+);

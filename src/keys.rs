@@ -5,7 +5,7 @@
 //! this backend at the next command), and our relcache callback clears both the key cache and
 //! the verified-token cache, so a removed key stops verifying cached tokens at once.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::rc::Rc;
 use std::str::FromStr;
 
@@ -17,10 +17,10 @@ use pgrx::{pg_sys, JsonB};
 
 use crate::db;
 use crate::error::{ExtError, ExtResult, SqlResult};
+use crate::invalidation;
 
 thread_local! {
     static KEYS: RefCell<Option<Rc<Vec<VerificationKey>>>> = const { RefCell::new(None) };
-    static KEYS_TABLE: Cell<pg_sys::Oid> = const { Cell::new(pg_sys::Oid::INVALID) };
 }
 
 /// Every installed key, loaded once per backend until the key table changes.
@@ -55,7 +55,7 @@ pub fn installed() -> ExtResult<Rc<Vec<VerificationKey>>> {
     )
     .collect::<Vec<_>>();
     let keys = Rc::new(keys);
-    KEYS_TABLE.with(|t| t.set(table));
+    invalidation::watch(table, forget);
     KEYS.with(|k| *k.borrow_mut() = Some(Rc::clone(&keys)));
     Ok(keys)
 }
@@ -66,22 +66,11 @@ fn build(kid: &str, alg: &str, format: &str, material: &str) -> ExtResult<Verifi
     Ok(VerificationKey::new(kid, alg, format, material)?)
 }
 
-/// Drops the cached keys and verified tokens when the key table (or everything) is invalidated.
-#[pg_guard]
-unsafe extern "C-unwind" fn relcache_callback(_arg: pg_sys::Datum, relid: pg_sys::Oid) {
-    let keys_table = KEYS_TABLE.with(|t| t.get());
-    if relid == pg_sys::Oid::INVALID || relid == keys_table {
-        KEYS.with(|k| *k.borrow_mut() = None);
-        crate::auth::forget_verified_tokens();
-    }
-}
-
-/// Registers the invalidation callback; once per backend, from `_PG_init`.
-pub fn register_invalidation() {
-    // SAFETY: registering a static callback with the relcache is what it is for.
-    unsafe {
-        pg_sys::CacheRegisterRelcacheCallback(Some(relcache_callback), pg_sys::Datum::from(0))
-    };
+/// Drops the cached keys, and the tokens they verified: a removed key must stop verifying
+/// cached tokens at once.
+fn forget() {
+    KEYS.with(|k| *k.borrow_mut() = None);
+    crate::auth::forget_verified_tokens();
 }
 
 /// A key's algorithm: an unknown or unsigned one is a bad argument here, not a bad token.
@@ -216,19 +205,4 @@ fn boards_jwt_keys() -> Result<
         },
     )?;
     Ok(TableIterator::new(rows))
-}
-
-#[pg_schema]
-mod boards {
-    use super::*;
-
-    /// Statement trigger on `boards.jwt_keys`: tell every backend to drop its cached keys.
-    #[pg_extern(volatile, parallel_unsafe)]
-    fn invalidate_key_cache() -> SqlResult<()> {
-        let table = db::one::<pg_sys::Oid>("SELECT 'boards.jwt_keys'::regclass::oid", &[])?
-            .unwrap_or(pg_sys::Oid::INVALID);
-        // SAFETY: queues a transactional invalidation message for an existing relation.
-        unsafe { pg_sys::CacheInvalidateRelcacheByRelid(table) };
-        Ok(())
-    }
 }

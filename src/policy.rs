@@ -151,11 +151,15 @@ pub fn states(only: Option<pg_sys::Oid>) -> ExtResult<Vec<ProtectionState>> {
                ARRAY(SELECT p.polname::text FROM pg_catalog.pg_policy p
                      WHERE p.polrelid = c.oid AND p.polpermissive AND p.polname <> r.policy_name
                      ORDER BY 1),
+               -- A NULL ACL means the owner's implicit privileges, TRUNCATE included.
                ARRAY(SELECT DISTINCT CASE WHEN a.grantee = 0 THEN 'PUBLIC'
                                           ELSE a.grantee::regrole::text END
-                     FROM pg_catalog.aclexplode(c.relacl) a
+                     FROM pg_catalog.aclexplode(
+                              coalesce(c.relacl, pg_catalog.acldefault('r', c.relowner))) a
+                     LEFT JOIN pg_catalog.pg_roles g ON g.oid = a.grantee
                      WHERE a.privilege_type = 'TRUNCATE'
                        AND a.grantee <> 'boards_tenant_admin'::regrole
+                       AND NOT coalesce(g.rolsuper, false)
                      ORDER BY 1)
         FROM boards.protected_tables r
         LEFT JOIN pg_catalog.pg_class c ON c.oid = r.tbl
@@ -301,7 +305,9 @@ pub fn protect(tbl: pg_sys::Oid, column: &str, builtin: bool) -> ExtResult<()> {
         .next()
         .ok_or_else(|| ExtError::InvalidArgument(format!("{t} vanished while being protected")))?;
     if !state.policy_ok {
-        db::run(&format!("DROP POLICY IF EXISTS {POLICY_NAME} ON {t}"), &[])?;
+        if policy_exists(tbl)? {
+            db::run(&format!("DROP POLICY {POLICY_NAME} ON {t}"), &[])?;
+        }
         db::run(
             &format!(
                 "CREATE POLICY {POLICY_NAME} ON {t} AS PERMISSIVE FOR ALL TO PUBLIC \
@@ -321,6 +327,14 @@ pub fn protect(tbl: pg_sys::Oid, column: &str, builtin: bool) -> ExtResult<()> {
         }
     }
     Ok(())
+}
+
+fn policy_exists(tbl: pg_sys::Oid) -> ExtResult<bool> {
+    Ok(db::one::<bool>(
+        "SELECT EXISTS (SELECT FROM pg_catalog.pg_policy WHERE polrelid = $1 AND polname = $2)",
+        &[tbl.into(), POLICY_NAME.into()],
+    )?
+    .unwrap_or(false))
 }
 
 /// Direct partitions or inheritance children of `tbl`.
@@ -366,7 +380,9 @@ pub fn unprotect(tbl: pg_sys::Oid) -> ExtResult<()> {
         }
     }
     let t = &state.table;
-    db::run(&format!("DROP POLICY IF EXISTS {POLICY_NAME} ON {t}"), &[])?;
+    if policy_exists(tbl)? {
+        db::run(&format!("DROP POLICY {POLICY_NAME} ON {t}"), &[])?;
+    }
     if state.default_ok {
         let col = spi::quote_identifier(&state.tenant_column);
         db::run(

@@ -6,6 +6,7 @@
 //! `INSERT ... ON CONFLICT DO NOTHING`, so two registrations of one name get two slugs and an
 //! existing tenant is never handed over.
 
+use boards_tenant_core::claims::organisation_email_domain;
 use boards_tenant_core::registration::{
     check_tenant_limit, registration_response, validate_registration, RegistrationPolicy,
     RegistrationRequest,
@@ -97,11 +98,19 @@ fn register(req: RegistrationRequest, include_sample_data: bool) -> ExtResult<se
         check_tenant_limit(owned_tenants(&subject)?, &policy)?;
     }
 
+    // The registrant's own verified organisation domain lets colleagues join on first use.
+    let email_domains: Vec<String> = organisation_email_domain(
+        &ctx.claims,
+        &settings::list(&settings::PUBLIC_EMAIL_DOMAINS),
+    )
+    .into_iter()
+    .collect();
     let settings = json!({
         "admin_email": valid.admin_email,
         "use_case": valid.use_case,
         "organization_size": valid.organization_size,
         "registered_by": subject,
+        "email_domains": email_domains,
     });
     let (tenant_id, slug) = claim_slug(
         &valid.slug,

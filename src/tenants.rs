@@ -94,6 +94,16 @@ pub fn member_id(tenant_id: pgrx::Uuid, subject: &str) -> ExtResult<Option<pgrx:
     )
 }
 
+/// Whether the tenant lets subjects with a verified address at `domain` join on first use.
+pub fn accepts_email_domain(tenant_id: pgrx::Uuid, domain: &str) -> ExtResult<bool> {
+    Ok(db::one::<bool>(
+        "SELECT coalesce(settings -> 'email_domains', '[]'::jsonb) ? $2
+         FROM boards.tenants WHERE id = $1",
+        &[tenant_id.into(), domain.into()],
+    )?
+    .unwrap_or(false))
+}
+
 /// Inserts a membership unless the subject has one; returns the user id.
 pub fn insert_member(
     tenant_id: pgrx::Uuid,

@@ -264,8 +264,13 @@ fn normalized(s: &str) -> Result<TenantRef, ClaimProblem> {
     }
 }
 
-/// The slug an `email` claim implies, or None when the strategy does not apply.
-fn email_tenant(claims: &Map<String, Value>, public_domains: &[String]) -> Option<String> {
+/// The domain of the token's `email` when it can speak for an organisation: the address is
+/// not marked unverified and is not at a public mail provider. Used to pick a tenant and to
+/// decide which tenants a subject may join through its email domain.
+pub fn organisation_email_domain(
+    claims: &Map<String, Value>,
+    public_domains: &[String],
+) -> Option<String> {
     let unverified = match claims.get("email_verified") {
         Some(Value::Bool(false)) => true,
         Some(Value::String(s)) => s.trim().eq_ignore_ascii_case("false"),
@@ -283,10 +288,13 @@ fn email_tenant(claims: &Map<String, Value>, public_domains: &[String]) -> Optio
             || domain.ends_with(&format!(".{public}"))
             || registrable_label(public).is_some_and(|l| l == label)
     });
-    if is_public {
-        return None;
-    }
-    normalize_slug(&label).ok()
+    (!is_public).then_some(domain)
+}
+
+/// The slug an `email` claim implies, or None when the strategy does not apply.
+fn email_tenant(claims: &Map<String, Value>, public_domains: &[String]) -> Option<String> {
+    let domain = organisation_email_domain(claims, public_domains)?;
+    normalize_slug(&registrable_label(&domain)?).ok()
 }
 
 /// The label an organisation registered: drop the TLD, then a second-level label such as
@@ -416,6 +424,33 @@ mod tests {
         );
         let c = claims(json!({"sub":"u","email":"a@eu.acme.co.uk"}));
         assert_eq!(slug_of(&c, &multi()).map(|t| t.0), Some("acme".into()));
+    }
+
+    #[test]
+    fn organisation_email_domain_is_the_verified_non_public_domain() {
+        let public = parse_domain_list(DEFAULT_PUBLIC_EMAIL_DOMAINS);
+        let domain = |v: Value| organisation_email_domain(&claims(v), &public);
+        assert_eq!(
+            domain(json!({"email": "Ann@Acme-Corp.com"})),
+            Some("acme-corp.com".into())
+        );
+        assert_eq!(
+            domain(json!({"email": "ann@acme.com", "email_verified": true})),
+            Some("acme.com".into())
+        );
+        assert_eq!(
+            domain(json!({"email": "ann@acme.com", "email_verified": false})),
+            None
+        );
+        assert_eq!(
+            domain(json!({"email": "ann@acme.com", "email_verified": "false"})),
+            None
+        );
+        assert_eq!(domain(json!({"email": "ann@gmail.com"})), None);
+        assert_eq!(domain(json!({"email": "ann@mail.yahoo.co.nz"})), None);
+        assert_eq!(domain(json!({"email": "not an address"})), None);
+        assert_eq!(domain(json!({"email": 7})), None);
+        assert_eq!(domain(json!({})), None);
     }
 
     #[test]

@@ -31,8 +31,8 @@ pub mod slug;
 
 pub use cache::TokenCache;
 pub use claims::{
-    email_domain, parse_domain_list, resolve, tenant_from_claims, ClaimTenant, Resolution,
-    ResolveConfig, Source, TenantRef, DEFAULT_PUBLIC_EMAIL_DOMAINS,
+    email_domain, organisation_email_domain, parse_domain_list, resolve, tenant_from_claims,
+    ClaimTenant, Resolution, ResolveConfig, Source, TenantRef, DEFAULT_PUBLIC_EMAIL_DOMAINS,
 };
 pub use context::Context;
 pub use error::{CoreError, ErrorKind, TokenError, SLUG_RULES_DETAIL};

@@ -16,7 +16,7 @@ fn setup() -> TestDb<'static> {
     jwt::install_test_keys(&mut admin);
     admin
         .batch_execute(
-            "SELECT boards_tenant_create('Acme Corp', 'acme-corp');
+            "SELECT boards_tenant_create('Acme Corp', 'acme-corp', '{\"email_domains\": [\"acme-corp.com\"]}');
              SELECT boards_tenant_create('Globex', 'globex');
              SELECT boards_tenant_create('Pending Co', 'pending-co');
              SELECT boards_tenant_suspend('pending-co');
@@ -226,6 +226,45 @@ fn email_domain_in_multi_tenant_mode_only_and_never_for_public_or_unverified_mai
         json!({"email": "someone@acme-corp.com", "email_verified": false}),
     ));
     assert_sqlstate(try_context(&mut app, &unverified, None), "22004");
+}
+
+#[test]
+fn the_email_domain_joins_only_tenants_that_list_the_domain() {
+    // globex does not list globex.com: a verified globex.com address resolves to it but may
+    // not join it on first use (else whoever registered the slug first would collect every
+    // globex.com employee); an existing member still gets in.
+    let db = setup();
+    multi_tenant(&db);
+    let mut app = db.app();
+    let token = hs256(claims(json!({"email": "someone@globex.com"})));
+    let err = db_error(
+        "unlisted domain",
+        try_context(&mut app, &token, None),
+        "42501",
+    );
+    assert_eq!(err.code().code(), "42501");
+    assert_eq!(err.message(), "Access denied");
+    assert_eq!(memberships(&db, "globex", "user123"), 0);
+
+    db.admin()
+        .execute("SELECT boards_tenant_add_member('globex', 'user123')", &[])
+        .unwrap_or_else(|e| panic!("{}", error_text(&e)));
+    assert_eq!(
+        set_context(&mut app, &token, None),
+        ("globex".into(), "email_domain".into())
+    );
+
+    // Listing the domain opens first-use membership to its other addresses.
+    db.admin()
+        .execute(
+            "SELECT boards_tenant_update('globex', settings => '{\"email_domains\": [\"globex.com\"]}')",
+            &[],
+        )
+        .unwrap_or_else(|e| panic!("{}", error_text(&e)));
+    let colleague =
+        hs256(json!({"sub": "colleague", "email": "c@globex.com", "exp": jwt::now() + 60}));
+    assert_eq!(set_context(&mut app, &colleague, None).0, "globex");
+    assert_eq!(memberships(&db, "globex", "colleague"), 1);
 }
 
 #[test]

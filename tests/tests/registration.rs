@@ -711,3 +711,59 @@ fn registration_status_reflects_the_settings() {
         assert_eq!(status[key], expected, "{key} in {status}");
     }
 }
+
+/// Registering the slug a company's email domain maps to does not collect that company's
+/// employees: first-use membership through the email domain needs the tenant to list the
+/// domain, and registration lists only the registrant's own verified domain.
+#[test]
+fn a_squatted_slug_does_not_collect_another_companys_employees() {
+    let db = Cluster::shared().create_database();
+    db.set("boards.multi_tenant_mode", "on");
+    jwt::install_test_keys(&mut db.admin());
+    let mut mallory = db.app();
+    let token = jwt::mint(
+        "HS256",
+        &jwt::test_kid("HS256"),
+        &json!({"sub": "mallory", "email": "m@evil.com", "exp": jwt::now() + 600}),
+    );
+    mallory
+        .query("SELECT boards_authenticate($1)", &[&token])
+        .unwrap_or_else(|e| panic!("{}", error_text(&e)));
+    let registered: serde_json::Value = mallory
+        .query_one(
+            "SELECT boards_tenant_register('Bigcorp', 'm@evil.com', organization_slug => 'bigcorp')",
+            &[],
+        )
+        .map(|r| r.get(0))
+        .unwrap_or_else(|e| panic!("{}", error_text(&e)));
+    assert_eq!(registered["tenant_slug"], "bigcorp");
+    let listed: serde_json::Value = db
+        .superuser()
+        .query_one(
+            "SELECT settings->'email_domains' FROM boards.tenants WHERE slug = 'bigcorp'",
+            &[],
+        )
+        .map(|r| r.get(0))
+        .unwrap_or_else(|e| panic!("{}", error_text(&e)));
+    assert_eq!(listed, json!(["evil.com"]));
+
+    let victim = jwt::mint(
+        "HS256",
+        &jwt::test_kid("HS256"),
+        &json!({"sub": "victim", "email": "v@bigcorp.com", "email_verified": true, "exp": jwt::now() + 600}),
+    );
+    let mut app = db.app();
+    assert_sqlstate(
+        app.query("SELECT * FROM boards_set_tenant_from_jwt($1)", &[&victim]),
+        "42501",
+    );
+    let joined: i64 = db
+        .superuser()
+        .query_one(
+            "SELECT count(*) FROM boards.users WHERE auth_subject = 'victim'",
+            &[],
+        )
+        .map(|r| r.get(0))
+        .unwrap_or_else(|e| panic!("{}", error_text(&e)));
+    assert_eq!(joined, 0, "the victim joined the squatted tenant");
+}
