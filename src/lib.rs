@@ -13,6 +13,7 @@ mod db;
 mod ddl_guard;
 mod diagnostics;
 mod error;
+mod invalidation;
 mod isolation;
 mod keys;
 mod migrate;
@@ -20,6 +21,7 @@ mod policy;
 mod registration;
 mod settings;
 mod sqltypes;
+mod tenant_status;
 mod tenants;
 
 ::pgrx::pg_module_magic!(name, version);
@@ -38,7 +40,7 @@ extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     settings::register();
-    keys::register_invalidation();
+    invalidation::register();
 }
 
 #[cfg(test)]
