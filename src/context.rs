@@ -143,3 +143,49 @@ fn boards_current_claims() -> Option<JsonB> {
 fn boards_reset_tenant() -> crate::error::SqlResult<()> {
     Ok(clear()?)
 }
+
+#[cfg(any(test, feature = "pg_test"))]
+#[pg_schema]
+mod tests {
+    use super::*;
+
+    fn sample(slug: &str) -> Context {
+        Context {
+            tenant_id: Some(uuid::Uuid::nil()),
+            tenant_slug: Some(slug.to_owned()),
+            user_id: None,
+            subject: Some("alice".into()),
+            source: Some("claim:tenant".into()),
+            claims: Default::default(),
+        }
+    }
+
+    #[pg_test]
+    fn installed_context_reads_back_through_the_setting() {
+        install(&sample("default"), false).unwrap();
+        let ctx = current().expect("a context");
+        assert_eq!(ctx.tenant_slug.as_deref(), Some("default"));
+        assert_eq!(ctx.subject.as_deref(), Some("alice"));
+        // The default tenant exists and is active, so the gated reader sees it too.
+        assert_eq!(boards_current_tenant(), Some(to_pg_uuid(uuid::Uuid::nil())));
+        clear().unwrap();
+        assert!(current().is_none());
+    }
+
+    #[pg_test]
+    fn a_context_for_a_tenant_that_does_not_exist_yields_no_tenant() {
+        let mut ctx = sample("gone");
+        ctx.tenant_id = Some(uuid::Uuid::from_u128(42));
+        install(&ctx, true).unwrap();
+        assert!(current().is_some(), "the context itself is there");
+        assert_eq!(boards_current_tenant(), None);
+        assert_eq!(boards_current_tenant_slug(), None);
+    }
+
+    #[pg_test]
+    fn garbage_in_the_setting_is_no_context() {
+        Spi::run("SET boards.context = 'not a context'").unwrap();
+        assert!(current().is_none());
+        assert_eq!(boards_current_tenant(), None);
+    }
+}

@@ -111,15 +111,22 @@ impl ProtectionState {
     }
 }
 
-/// The text Postgres prints for our policy expression after the column name
-/// (`pg_get_expr` under the pinned `search_path` of the extension's functions, where the
-/// function name is schema-qualified): `(<column> = ( SELECT ... ))`.
-fn policy_expr_suffix(schema: &str) -> String {
-    format!(" = ( SELECT {schema}.boards_current_tenant() AS boards_current_tenant))")
+/// How `pg_get_expr` prints our function: schema-qualified, or bare when the caller's
+/// `search_path` makes the bare name resolve to it (so both forms mean the same function).
+fn function_call(schema: Option<&str>) -> String {
+    match schema {
+        Some(schema) => format!("{schema}.boards_current_tenant()"),
+        None => "boards_current_tenant()".to_owned(),
+    }
 }
 
-fn expected_default_expr(schema: &str) -> String {
-    format!("{schema}.boards_current_tenant()")
+/// The text Postgres prints for our policy expression after the column name:
+/// `(<column> = ( SELECT ... ))`.
+fn policy_expr_suffix(schema: Option<&str>) -> String {
+    format!(
+        " = ( SELECT {} AS boards_current_tenant))",
+        function_call(schema)
+    )
 }
 
 /// State of every registered table (or of one), in one catalog query.
@@ -134,12 +141,14 @@ pub fn states(only: Option<pg_sys::Oid>) -> ExtResult<Vec<ProtectionState>> {
                    SELECT FROM pg_catalog.pg_policy p
                    WHERE p.polrelid = c.oid AND p.polname = r.policy_name
                      AND p.polcmd = '*' AND p.polpermissive AND p.polroles = '{0}'
-                     AND pg_catalog.pg_get_expr(p.polqual, p.polrelid) = $2
-                         || pg_catalog.quote_ident(r.tenant_column) || $3
-                     AND pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid) = $2
-                         || pg_catalog.quote_ident(r.tenant_column) || $3),
+                     AND pg_catalog.pg_get_expr(p.polqual, p.polrelid)
+                         IN ($2 || pg_catalog.quote_ident(r.tenant_column) || $3,
+                             $2 || pg_catalog.quote_ident(r.tenant_column) || $5)
+                     AND pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid)
+                         IN ($2 || pg_catalog.quote_ident(r.tenant_column) || $3,
+                             $2 || pg_catalog.quote_ident(r.tenant_column) || $5)),
                coalesce((
-                   SELECT pg_catalog.pg_get_expr(d.adbin, d.adrelid) = $4
+                   SELECT pg_catalog.pg_get_expr(d.adbin, d.adrelid) IN ($4, $6)
                    FROM pg_catalog.pg_attribute a
                    JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
                    WHERE a.attrelid = c.oid AND a.attname = r.tenant_column), false),
@@ -170,8 +179,10 @@ pub fn states(only: Option<pg_sys::Oid>) -> ExtResult<Vec<ProtectionState>> {
         &[
             only.into(),
             "(".into(),
-            policy_expr_suffix(&schema).into(),
-            expected_default_expr(&schema).into(),
+            policy_expr_suffix(Some(&schema)).into(),
+            function_call(Some(&schema)).into(),
+            policy_expr_suffix(None).into(),
+            function_call(None).into(),
         ],
         |row| {
             Ok(ProtectionState {
@@ -471,5 +482,63 @@ mod boards {
     #[pg_extern(volatile, parallel_unsafe)]
     fn protect_builtin_internal(tbl: RegClass) -> SqlResult<()> {
         Ok(protect(tbl.0, DEFAULT_TENANT_COLUMN, true)?)
+    }
+}
+
+#[cfg(any(test, feature = "pg_test"))]
+#[pg_schema]
+mod tests {
+    use super::*;
+
+    fn state_of(table: &str) -> ProtectionState {
+        let oid = Spi::get_one::<pg_sys::Oid>(&format!("SELECT '{table}'::regclass::oid"))
+            .unwrap()
+            .unwrap();
+        states(Some(oid))
+            .unwrap()
+            .into_iter()
+            .next()
+            .expect("registered")
+    }
+
+    #[pg_test]
+    fn the_boards_tables_are_protected_without_problems() {
+        for table in [
+            "boards.users",
+            "boards.boards",
+            "boards.board_members",
+            "boards.generations",
+        ] {
+            let state = state_of(table);
+            assert!(state.builtin, "{table}");
+            assert_eq!(state.problems(), Vec::<String>::new(), "{table}");
+        }
+    }
+
+    #[pg_test]
+    fn protect_matches_what_the_state_check_expects() {
+        // The state check compares pg_get_expr output with the text it expects: if Postgres
+        // printed the policy differently, every protected table would look tampered with.
+        Spi::run("CREATE TABLE public.pg_test_notes (tenant_id uuid, body text)").unwrap();
+        let state = state_of("public.pg_test_notes");
+        assert!(state.policy_ok && state.default_ok && state.indexed && state.rls_forced);
+        assert!(!state.builtin);
+        Spi::run("SELECT boards_tenant_unprotect('public.pg_test_notes')").unwrap();
+        let left = Spi::get_one::<i64>(
+            "SELECT count(*) FROM boards.protected_tables WHERE tbl = 'public.pg_test_notes'::regclass",
+        )
+        .unwrap();
+        assert_eq!(left, Some(0));
+    }
+
+    #[pg_test]
+    fn dropping_the_policy_is_a_problem_the_state_names() {
+        Spi::run("CREATE TABLE public.pg_test_tampered (tenant_id uuid)").unwrap();
+        let _own = OwnDdl::begin();
+        Spi::run("DROP POLICY boards_tenant_isolation ON public.pg_test_tampered").unwrap();
+        let state = state_of("public.pg_test_tampered");
+        assert!(!state.policy_ok);
+        assert!(state.isolation_broken());
+        assert!(state.problems().iter().any(|p| p.contains(POLICY_NAME)));
     }
 }

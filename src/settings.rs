@@ -207,3 +207,33 @@ pub fn list(setting: &GucSetting<Option<CString>>) -> Vec<String> {
         .map(|s| boards_tenant_core::claims::parse_domain_list(&s))
         .unwrap_or_default()
 }
+
+#[cfg(any(test, feature = "pg_test"))]
+#[pgrx::pg_schema]
+mod tests {
+    use pgrx::prelude::*;
+
+    #[pg_test]
+    fn every_boards_setting_is_superuser_only() {
+        let loose = Spi::get_one::<i64>(
+            "SELECT count(*) FROM pg_settings WHERE name LIKE 'boards.%' AND context <> 'superuser'",
+        )
+        .unwrap();
+        assert_eq!(loose, Some(0));
+        let defined =
+            Spi::get_one::<i64>("SELECT count(*) FROM pg_settings WHERE name LIKE 'boards.%'")
+                .unwrap();
+        // boards.context is hidden from pg_settings (GUC_NO_SHOW_ALL).
+        assert_eq!(defined, Some(15));
+    }
+
+    #[pg_test]
+    fn the_public_domain_list_default_is_the_core_list() {
+        let shown = Spi::get_one::<String>("SELECT current_setting('boards.public_email_domains')")
+            .unwrap();
+        assert_eq!(
+            shown.as_deref(),
+            Some(boards_tenant_core::claims::DEFAULT_PUBLIC_EMAIL_DOMAINS)
+        );
+    }
+}
