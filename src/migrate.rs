@@ -32,6 +32,8 @@ fn migrate(tbl: pg_sys::Oid) -> ExtResult<i64> {
         ExtError::InvalidArgument(format!("relation with OID {} does not exist", tbl.to_u32()))
     })?;
 
+    // Our own DDL: the event trigger must not protect the table half-way through.
+    let _own = policy::OwnDdl::begin();
     // Lock first: nobody may write rows without a tenant while we fill them in.
     db::run(&format!("LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"), &[])?;
     let rows = db::one::<i64>(&format!("SELECT count(*) FROM {table}"), &[])?.unwrap_or(0);

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Command A of the README: set up a fresh Debian machine (idempotent), build and install the
+# extension and the CLI, start a throwaway cluster, run the end-to-end demo through psql and
+# the CLI, stop the cluster.
+set -euo pipefail
+source "$(dirname "$0")/lib.sh"
+cd "$BOARDS_ROOT"
+
+ensure_setup
+step "Building and installing boards_tenant (release build)"
+install_extension --release
+step "Building the boards-tenant CLI"
+cargo build --release -p boards-tenant
+CLI="$BOARDS_ROOT/target/release/boards-tenant"
+
+step "Starting a throwaway PostgreSQL 15 cluster"
+trap stop_cluster EXIT
+start_cluster
+echo "cluster in $CLUSTER_DIR, port $CLUSTER_PORT"
+
+step "demo/demo.sql"
+psql -X -f demo/demo.sql 2>&1
+
+step "The CLI, as the admin role (PG* variables pick the connection)"
+export PGUSER=boards_admin
+set -x
+"$CLI" tenant list
+"$CLI" tenant get acme-corp --output-format json
+"$CLI" tenant members list acme-corp
+"$CLI" tenant create --name "Initech" --slug initech --sample-data
+"$CLI" tenant audit --tenant-slug acme-corp
+"$CLI" tenant audit --output-format json | head -c 1500; echo
+set +x
+step "Done: stopping the cluster"
