@@ -21,6 +21,8 @@ CREATE TRIGGER jwt_keys_changed AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON 
     FOR EACH STATEMENT EXECUTE FUNCTION boards.table_changed();
 CREATE TRIGGER tenants_changed AFTER UPDATE OR DELETE OR TRUNCATE ON boards.tenants
     FOR EACH STATEMENT EXECUTE FUNCTION boards.table_changed();
+CREATE TRIGGER users_changed AFTER UPDATE OR DELETE OR TRUNCATE ON boards.users
+    FOR EACH STATEMENT EXECUTE FUNCTION boards.table_changed();
 
 -- DDL: auto-protection of new tenant tables and the guard that keeps protected tables protected.
 CREATE FUNCTION boards.ddl_command_end() RETURNS event_trigger
