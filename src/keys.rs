@@ -169,7 +169,6 @@ fn boards_jwt_remove_key(kid: String) -> SqlResult<()> {
 
 /// The installed keys, never their secrets: public keys show a fingerprint, HMAC secrets none.
 #[pg_extern(stable, parallel_unsafe)]
-#[allow(clippy::type_complexity)]
 fn boards_jwt_keys() -> Result<
     TableIterator<
         'static,

@@ -434,7 +434,6 @@ fn boards_tenant_unprotect(tbl: RegClass) -> SqlResult<()> {
 
 /// Every protected table with the state of its protection.
 #[pg_extern(stable, parallel_unsafe)]
-#[allow(clippy::type_complexity)]
 fn boards_tenant_protected_tables() -> Result<
     TableIterator<
         'static,

@@ -3,6 +3,9 @@
 //! over the `boards.tenant_*_internal` functions here, so they all return one row type,
 //! `boards.tenant_info`.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+
 use boards_tenant_core::claims::TenantRef;
 use boards_tenant_core::jwt::VerifiedToken;
 use boards_tenant_core::registration::{validate_member_role, validate_tenant_name};
@@ -14,6 +17,7 @@ use pgrx::{pg_sys, spi, JsonB};
 use crate::context::{self, to_pg_uuid};
 use crate::db;
 use crate::error::{ExtError, ExtResult, SqlResult};
+use crate::invalidation;
 use crate::settings;
 
 /// The `default` tenant's fixed id (sql/schema.sql): single-tenant data lives there.
@@ -38,25 +42,94 @@ fn tenant_of(row: &pgrx::spi::SpiHeapTupleData) -> pgrx::spi::Result<Option<Tena
     })
 }
 
-fn find_where(condition: &str, value: pgrx::datum::DatumWithOid) -> ExtResult<Option<TenantRow>> {
-    Ok(db::rows(
-        &format!("SELECT id, slug, status FROM boards.tenants WHERE {condition} = $1"),
+thread_local! {
+    /// Tenants by id and by slug, and memberships by (tenant, subject): the context path
+    /// consults them on every request. Dropped when `boards.tenants` / `boards.users` change
+    /// (statement triggers, `invalidation.rs`).
+    static TENANTS: RefCell<HashMap<pgrx::Uuid, TenantRow>> = RefCell::new(HashMap::new());
+    static SLUGS: RefCell<HashMap<String, pgrx::Uuid>> = RefCell::new(HashMap::new());
+    static MEMBERS: RefCell<HashMap<(pgrx::Uuid, String), pgrx::Uuid>> =
+        RefCell::new(HashMap::new());
+}
+
+/// Enough for every tenant and active subject a backend serves; past it the cache restarts.
+const CACHE_ENTRIES: usize = 50_000;
+
+fn forget_tenants() {
+    TENANTS.with(|t| t.borrow_mut().clear());
+    SLUGS.with(|s| s.borrow_mut().clear());
+}
+
+fn forget_members() {
+    MEMBERS.with(|m| m.borrow_mut().clear());
+}
+
+/// Only committed rows are cached: a row this transaction wrote may still be rolled back, and
+/// rows of other transactions are invisible until they commit.
+fn may_cache() -> bool {
+    // SAFETY: reads the current transaction's id, if one was assigned (i.e. it wrote).
+    unsafe { pg_sys::GetCurrentTransactionIdIfAny() == pg_sys::InvalidTransactionId }
+}
+
+fn remember_tenant(tenant: &TenantRow, table: pg_sys::Oid) {
+    if !may_cache() {
+        return;
+    }
+    invalidation::watch(table, forget_tenants);
+    TENANTS.with(|t| {
+        let mut t = t.borrow_mut();
+        if t.len() >= CACHE_ENTRIES {
+            t.clear();
+            SLUGS.with(|s| s.borrow_mut().clear());
+        }
+        t.insert(tenant.id, tenant.clone());
+    });
+    SLUGS.with(|s| s.borrow_mut().insert(tenant.slug.clone(), tenant.id));
+}
+
+/// Reads a tenant. The query qualifies its operator: it also runs as the caller (see
+/// `tenant_status.rs`), whose `search_path` must not change its meaning.
+fn load_tenant(column: &str, value: pgrx::datum::DatumWithOid) -> ExtResult<Option<TenantRow>> {
+    let found = db::rows(
+        &format!(
+            "SELECT t.id, t.slug, t.status, 'boards.tenants'::pg_catalog.regclass::pg_catalog.oid
+             FROM boards.tenants t WHERE t.{column} OPERATOR(pg_catalog.=) $1"
+        ),
         &[value],
-        tenant_of,
+        |row| Ok((tenant_of(row)?, row.get::<pg_sys::Oid>(4)?)),
     )?
     .into_iter()
-    .flatten()
-    .next())
+    .next();
+    Ok(match found {
+        Some((Some(tenant), Some(table))) => {
+            remember_tenant(&tenant, table);
+            Some(tenant)
+        }
+        _ => None,
+    })
 }
 
 pub fn find_by_slug(slug: &str) -> ExtResult<Option<TenantRow>> {
-    find_where("slug", slug.into())
+    let cached = SLUGS
+        .with(|s| s.borrow().get(slug).copied())
+        .and_then(|id| TENANTS.with(|t| t.borrow().get(&id).cloned()));
+    match cached {
+        Some(tenant) => Ok(Some(tenant)),
+        None => load_tenant("slug", slug.into()),
+    }
+}
+
+pub fn find_by_id(id: pgrx::Uuid) -> ExtResult<Option<TenantRow>> {
+    match TENANTS.with(|t| t.borrow().get(&id).cloned()) {
+        Some(tenant) => Ok(Some(tenant)),
+        None => load_tenant("id", id.into()),
+    }
 }
 
 pub fn find(tenant: &TenantRef) -> ExtResult<Option<TenantRow>> {
     match tenant {
         TenantRef::Slug(slug) => find_by_slug(slug),
-        TenantRef::Id(id) => find_where("id", to_pg_uuid(*id).into()),
+        TenantRef::Id(id) => find_by_id(to_pg_uuid(*id)),
     }
 }
 
@@ -88,10 +161,34 @@ fn lock_tenant(slug: &str) -> ExtResult<TenantRow> {
 
 /// The subject's user row in the tenant: its membership.
 pub fn member_id(tenant_id: pgrx::Uuid, subject: &str) -> ExtResult<Option<pgrx::Uuid>> {
-    db::one::<pgrx::Uuid>(
-        "SELECT id FROM boards.users WHERE tenant_id = $1 AND auth_subject = $2",
+    let key = (tenant_id, subject.to_owned());
+    if let Some(id) = MEMBERS.with(|m| m.borrow().get(&key).copied()) {
+        return Ok(Some(id));
+    }
+    let found = db::rows(
+        "SELECT id, 'boards.users'::pg_catalog.regclass::pg_catalog.oid FROM boards.users
+         WHERE tenant_id = $1 AND auth_subject = $2",
         &[tenant_id.into(), subject.into()],
-    )
+        |row| Ok((row.get::<pgrx::Uuid>(1)?, row.get::<pg_sys::Oid>(2)?)),
+    )?
+    .into_iter()
+    .next();
+    Ok(match found {
+        Some((Some(id), Some(table))) => {
+            if may_cache() {
+                invalidation::watch(table, forget_members);
+                MEMBERS.with(|m| {
+                    let mut m = m.borrow_mut();
+                    if m.len() >= CACHE_ENTRIES {
+                        m.clear();
+                    }
+                    m.insert(key, id);
+                });
+            }
+            Some(id)
+        }
+        _ => None,
+    })
 }
 
 /// Whether the tenant lets subjects with a verified address at `domain` join on first use.
@@ -567,7 +664,6 @@ fn boards_tenant_remove_member(slug: Option<String>, subject: Option<String>) ->
 
 /// The tenant's members.
 #[pg_extern(stable, parallel_unsafe)]
-#[allow(clippy::type_complexity)]
 fn boards_tenant_members(
     slug: Option<String>,
 ) -> Result<
