@@ -26,6 +26,7 @@ mod cluster;
 mod install;
 pub mod jwt;
 mod os;
+pub mod pgbouncer;
 
 pub use cluster::{error_text, Cluster, ClusterOptions, TestDb};
 /// The client crate the harness hands out connections of, re-exported so tests use the same
