@@ -351,7 +351,10 @@ fn statistics_orphans_owners(
         let cte = format!("s{i}");
         let owners = if t.is_users() && t.columns.contains("role") {
             users_cte = Some((cte.clone(), *t));
-            ", count(*) FILTER (WHERE c.role = 'owner') AS owners"
+            // Sample rows (boards_tenant_create(..., include_sample_data)) are nobody's
+            // membership: a tenant with only those is not missing an owner yet.
+            ", count(*) FILTER (WHERE c.role = 'owner') AS owners, \
+               count(*) FILTER (WHERE c.auth_provider IS DISTINCT FROM 'sample') AS members"
         } else {
             ""
         };
@@ -419,7 +422,8 @@ fn statistics_orphans_owners(
             "SELECT tn.slug, 'tenant_without_owner'::text, 'medium'::text, {name}::text,
                     pg_catalog.jsonb_build_object('users', {cte}.n, 'owners', 0, 'fix', {fix})
              FROM tn JOIN {cte} ON {cte}.tenant_id = tn.id
-             WHERE tn.status = 'active' AND tn.slug <> 'default' AND {cte}.owners = 0",
+             WHERE tn.status = 'active' AND tn.slug <> 'default' AND {cte}.owners = 0
+               AND {cte}.members > 0",
             name = lit(&users.name),
             fix = lit(fix),
         ));

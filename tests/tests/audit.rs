@@ -790,6 +790,22 @@ fn tenant_without_owner() {
     expect_none(&audit(&db), "tenant_without_owner");
 }
 
+/// A tenant an admin just created with sample data has only the sample user: nobody is
+/// missing an owner yet, so the seed's `tenant create --sample-data` + `tenant audit` is clean.
+#[test]
+fn sample_data_alone_is_not_a_tenant_without_owner() {
+    let db = seeded();
+    db.admin()
+        .batch_execute("SELECT boards_tenant_create('Initech', 'initech', '{}', true)")
+        .unwrap_or_else(|e| panic!("{}", error_text(&e)));
+    expect_none(&audit(&db), "tenant_without_owner");
+    db.admin()
+        .batch_execute("SELECT boards_tenant_add_member('initech', 'peter', 'member')")
+        .unwrap_or_else(|e| panic!("{}", error_text(&e)));
+    let rows = audit(&db);
+    expect(&rows, "tenant_without_owner", "medium", "boards.users", Some("initech"));
+}
+
 #[test]
 fn duplicate_subject() {
     let db = seeded();
