@@ -63,7 +63,8 @@ const CHECKS: &[(&str, &str)] = &[
     ("missing_tenant_index", "No index is led by the tenant column: CREATE INDEX ON table (tenant_id) (or run boards_tenant_protect(table) again)."),
     ("truncate_granted", "TRUNCATE (which bypasses row level security) is granted on protected tables: REVOKE TRUNCATE from the listed roles."),
     ("bypassrls_login_role", "Login roles with SUPERUSER or BYPASSRLS see every tenant's rows: ALTER ROLE ... NOSUPERUSER NOBYPASSRLS, or NOLOGIN, and connect applications with an ordinary role."),
-    ("login_role_owns_tenant_table", "Login roles own (or can become the owner of) protected tables and could disable row level security: ALTER TABLE ... OWNER TO a NOLOGIN role."),
+    ("login_role_owns_tenant_table", "Login roles own (or can become the owner of) protected tables: an owner can alter them and read every tenant's rows through DDL (a CHECK constraint or a rewrite evaluates expressions over all rows): ALTER TABLE ... OWNER TO a NOLOGIN role."),
+    ("login_role_can_create", "Login roles that can create objects can plant functions or triggers that other tenants' sessions run (for instance a same-named function first in search_path): the role your API layer connects as should own no schema and have CREATE on none (a separate migration role may; judge the listed roles)."),
     ("dangerous_grant", "TRIGGER or REFERENCES on protected tables lets a role observe or probe other tenants' rows: REVOKE the listed privileges."),
     ("global_unique_key", "Unique keys without the tenant column reveal other tenants' values through key collisions: recreate them with the tenant column first."),
     ("foreign_key_without_tenant", "Foreign keys without the tenant column can point at another tenant's rows: recreate them as (tenant_id, ...) REFERENCES parent (tenant_id, ...)."),
@@ -1049,6 +1050,37 @@ fn catalog_checks(schema: &str) -> ExtResult<Vec<Finding>> {
                         r.rolname))
          FROM pg_catalog.pg_roles r
          WHERE r.rolcanlogin AND (r.rolsuper OR r.rolbypassrls) AND r.oid <> 10",
+        None,
+    )?);
+
+    out.extend(query(
+        "SELECT NULL::text, 'login_role_can_create'::text, 'medium'::text, r.rolname::text,
+                pg_catalog.jsonb_build_object(
+                    'schemas', pg_catalog.to_jsonb(ARRAY(
+                        SELECT n.nspname::text FROM pg_catalog.pg_namespace n
+                        WHERE (n.nspowner = r.oid
+                               OR pg_catalog.has_schema_privilege(r.oid, n.oid, 'CREATE'))
+                          AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+                          AND n.nspname !~ '^pg_(toast|temp)'
+                        ORDER BY 1)),
+                    'create_on_database',
+                        pg_catalog.has_database_privilege(r.oid, pg_catalog.current_database(), 'CREATE'),
+                    'search_path_settings', pg_catalog.to_jsonb(ARRAY(
+                        SELECT cfg FROM pg_catalog.pg_db_role_setting s, unnest(s.setconfig) cfg
+                        WHERE s.setrole = r.oid AND cfg LIKE 'search_path=%')),
+                    'fix', pg_catalog.format(
+                        'If %I is what the API connects as: REVOKE CREATE ON SCHEMA ... / ON DATABASE FROM %I, move the schemas it owns to another role, ALTER ROLE %I RESET search_path',
+                        r.rolname, r.rolname, r.rolname))
+         FROM pg_catalog.pg_roles r
+         WHERE r.rolcanlogin AND NOT r.rolsuper AND NOT r.rolbypassrls
+           AND NOT pg_catalog.pg_has_role(r.oid, 'boards_tenant_admin', 'MEMBER')
+           AND (pg_catalog.has_database_privilege(r.oid, pg_catalog.current_database(), 'CREATE')
+                OR EXISTS (
+                    SELECT FROM pg_catalog.pg_namespace n
+                    WHERE (n.nspowner = r.oid
+                           OR pg_catalog.has_schema_privilege(r.oid, n.oid, 'CREATE'))
+                      AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+                      AND n.nspname !~ '^pg_(toast|temp)'))",
         None,
     )?);
 

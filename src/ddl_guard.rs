@@ -4,8 +4,11 @@
 //!   `boards.auto_protect` is off;
 //! - the guard: a protected table must stay protected. A non-superuser who disables or
 //!   un-forces RLS, drops or alters the tenant policy, or adds a permissive policy (OR-ed with
-//!   the tenant one) gets an error, which rolls the DDL back; a superuser gets a warning. A
-//!   `TRUNCATE` grant (TRUNCATE bypasses RLS) is revoked again on the spot.
+//!   the tenant one) gets an error, which rolls the DDL back; a superuser gets a warning.
+//!   `TRUNCATE` (it bypasses RLS), `TRIGGER` and `REFERENCES` granted on a protected table to
+//!   anyone but its owner and the admin role are revoked again on the spot;
+//! - materialized views over protected tables are refused (they store one tenant's rows for
+//!   every reader), except for superusers, who get a warning.
 
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -39,6 +42,54 @@ fn auto_protect_candidates() -> ExtResult<Vec<(pg_sys::Oid, String)>> {
     )
 }
 
+/// A materialized view stores rows: row-level security cannot filter what it holds, so one
+/// over tenant tables (directly or through views) hands whatever tenant refreshed it to
+/// everyone who reads it. Refused for everyone but superusers.
+fn refuse_materialized_views(superuser: bool) -> ExtResult<()> {
+    let views = db::rows(
+        "WITH RECURSIVE cmd AS (
+             SELECT d.objid FROM pg_catalog.pg_event_trigger_ddl_commands() d
+             WHERE d.classid = 'pg_catalog.pg_class'::regclass
+               AND d.command_tag IN ('CREATE MATERIALIZED VIEW', 'REFRESH MATERIALIZED VIEW')
+         ), reach (view, rel) AS (
+             SELECT c.objid, dep.refobjid
+             FROM cmd c
+             JOIN pg_catalog.pg_rewrite rw ON rw.ev_class = c.objid
+             JOIN pg_catalog.pg_depend dep
+               ON dep.classid = 'pg_catalog.pg_rewrite'::regclass AND dep.objid = rw.oid
+                  AND dep.refclassid = 'pg_catalog.pg_class'::regclass
+             UNION
+             SELECT r.view, dep.refobjid
+             FROM reach r
+             JOIN pg_catalog.pg_class v ON v.oid = r.rel AND v.relkind IN ('v', 'm')
+             JOIN pg_catalog.pg_rewrite rw ON rw.ev_class = v.oid
+             JOIN pg_catalog.pg_depend dep
+               ON dep.classid = 'pg_catalog.pg_rewrite'::regclass AND dep.objid = rw.oid
+                  AND dep.refclassid = 'pg_catalog.pg_class'::regclass
+         )
+         SELECT DISTINCT r.view::regclass::text
+         FROM reach r JOIN boards.protected_tables p ON p.tbl = r.rel
+         ORDER BY 1",
+        &[],
+        |row| Ok(row.get::<String>(1)?.unwrap_or_default()),
+    )?;
+    let Some(view) = views.first() else {
+        return Ok(());
+    };
+    if superuser {
+        pgrx::warning!(
+            "boards_tenant: materialized view {view} holds rows of protected tables; every role that can read it sees whatever tenant's rows it was refreshed with"
+        );
+        return Ok(());
+    }
+    Err(ExtError::Forbidden {
+        message: format!("materialized view {view} reads tables protected by boards_tenant"),
+        detail: Some(
+            "A materialized view stores rows, and row level security cannot filter them: it would hand the rows of whatever tenant refreshed it to everyone who reads it.".into(),
+        ),
+    })
+}
+
 fn outer_user_is_superuser() -> bool {
     // SAFETY: plain catalog lookups. The outer user is the role that issued the DDL; inside
     // this SECURITY DEFINER function the current user is the extension owner.
@@ -56,24 +107,27 @@ fn on_ddl_command_end() -> ExtResult<()> {
         }
     }
     let superuser = outer_user_is_superuser();
+    refuse_materialized_views(superuser)?;
     for state in policy::states(None)? {
         if !state.exists {
             continue;
         }
-        if !state.truncate_grantees.is_empty() {
+        let revoked = {
             let _own = OwnDdl::begin();
-            policy::revoke_truncate(&state.table, &state.truncate_grantees)?;
+            policy::revoke_grants(&state)?
+        };
+        if !revoked.is_empty() {
             pgrx::warning!(
-                "boards_tenant: revoked TRUNCATE on protected table {} from {}: TRUNCATE bypasses row level security",
-                state.table,
-                state.truncate_grantees.join(", ")
+                "boards_tenant: revoked {} on protected table {}: TRUNCATE bypasses row level security, a trigger runs in every tenant's session, a foreign key probes every tenant's keys",
+                revoked.join(", "),
+                state.table
             );
         }
         if state.isolation_broken() {
             let problems = state
                 .problems()
                 .into_iter()
-                .filter(|p| !p.starts_with("TRUNCATE"))
+                .filter(|p| !p.contains(" is granted"))
                 .collect::<Vec<_>>()
                 .join("; ");
             if superuser {

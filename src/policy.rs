@@ -61,6 +61,10 @@ pub struct ProtectionState {
     pub indexed: bool,
     pub extra_permissive_policies: Vec<String>,
     pub truncate_grantees: Vec<String>,
+    /// `"TRIGGER role"` / `"REFERENCES role"` granted to roles other than the owner: a trigger
+    /// runs in every tenant's session; a foreign key probes other tenants' keys (RI checks
+    /// ignore RLS).
+    pub probe_grants: Vec<String>,
     pub protected_at: Option<pgrx::datum::TimestampWithTimeZone>,
 }
 
@@ -96,6 +100,11 @@ impl ProtectionState {
         for g in &self.truncate_grantees {
             out.push(format!(
                 "TRUNCATE is granted to {g} (TRUNCATE bypasses row level security)"
+            ));
+        }
+        for g in &self.probe_grants {
+            out.push(format!(
+                "{g} is granted (it reaches other tenants' sessions or keys)"
             ));
         }
         out
@@ -169,6 +178,16 @@ pub fn states(only: Option<pg_sys::Oid>) -> ExtResult<Vec<ProtectionState>> {
                      WHERE a.privilege_type = 'TRUNCATE'
                        AND a.grantee <> 'boards_tenant_admin'::regrole
                        AND NOT coalesce(g.rolsuper, false)
+                     ORDER BY 1),
+               ARRAY(SELECT DISTINCT a.privilege_type || ' '
+                                     || CASE WHEN a.grantee = 0 THEN 'PUBLIC'
+                                             ELSE a.grantee::regrole::text END
+                     FROM pg_catalog.aclexplode(c.relacl) a
+                     LEFT JOIN pg_catalog.pg_roles g ON g.oid = a.grantee
+                     WHERE a.privilege_type IN ('TRIGGER', 'REFERENCES')
+                       AND a.grantee <> c.relowner
+                       AND a.grantee <> 'boards_tenant_admin'::regrole
+                       AND NOT coalesce(g.rolsuper, false)
                      ORDER BY 1)
         FROM boards.protected_tables r
         LEFT JOIN pg_catalog.pg_class c ON c.oid = r.tbl
@@ -199,6 +218,7 @@ pub fn states(only: Option<pg_sys::Oid>) -> ExtResult<Vec<ProtectionState>> {
                 indexed: row.get::<bool>(11)?.unwrap_or(false),
                 extra_permissive_policies: row.get::<Vec<String>>(12)?.unwrap_or_default(),
                 truncate_grantees: row.get::<Vec<String>>(13)?.unwrap_or_default(),
+                probe_grants: row.get::<Vec<String>>(14)?.unwrap_or_default(),
             })
         },
     )
@@ -330,7 +350,7 @@ pub fn protect(tbl: pg_sys::Oid, column: &str, builtin: bool) -> ExtResult<()> {
     if !state.indexed {
         db::run(&format!("CREATE INDEX ON {t} ({col})"), &[])?;
     }
-    revoke_truncate(t, &state.truncate_grantees)?;
+    revoke_grants(&state)?;
 
     if !target.temporary {
         for child in children(tbl)? {
@@ -357,17 +377,25 @@ fn children(tbl: pg_sys::Oid) -> ExtResult<Vec<pg_sys::Oid>> {
     )
 }
 
-pub fn revoke_truncate(table: &str, grantees: &[String]) -> ExtResult<()> {
-    for grantee in grantees {
-        let who = if grantee == "PUBLIC" {
-            "PUBLIC".to_owned()
-        } else {
-            // regrole output is already a quoted identifier when it needs quotes.
-            grantee.clone()
-        };
-        db::run(&format!("REVOKE TRUNCATE ON {table} FROM {who}"), &[])?;
+/// Revokes what no role but the owner and the admin role may hold on a protected table:
+/// TRUNCATE (it bypasses RLS), TRIGGER and REFERENCES. Returns what was revoked.
+pub fn revoke_grants(state: &ProtectionState) -> ExtResult<Vec<String>> {
+    // regrole output is already a quoted identifier where it needs quotes.
+    let grants = state
+        .truncate_grantees
+        .iter()
+        .map(|g| format!("TRUNCATE {g}"))
+        .chain(state.probe_grants.iter().cloned())
+        .collect::<Vec<_>>();
+    for grant in &grants {
+        if let Some((privilege, grantee)) = grant.split_once(' ') {
+            db::run(
+                &format!("REVOKE {privilege} ON {} FROM {grantee}", state.table),
+                &[],
+            )?;
+        }
     }
-    Ok(())
+    Ok(grants)
 }
 
 /// Reverses `protect` (the index stays: it costs nothing to keep and may serve queries).

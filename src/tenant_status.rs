@@ -10,8 +10,6 @@
 
 use std::cell::Cell;
 
-use pgrx::pg_sys;
-
 use crate::context::to_pg_uuid;
 use crate::tenants;
 
@@ -35,11 +33,10 @@ impl Drop for Lookup {
     }
 }
 
-/// Whether the tenant exists and is active. Parallel workers trust their leader, which
-/// evaluates the policies' `(SELECT boards_current_tenant())` init-plan itself.
+/// Whether the tenant exists and is active. Also in parallel workers: a direct call of a
+/// context function may run there, and the read is an ordinary one they may do.
 pub fn usable(tenant: uuid::Uuid) -> bool {
-    // SAFETY: reads a backend-global number (>= 0 in a parallel worker).
-    if unsafe { pg_sys::ParallelWorkerNumber } >= 0 || LOOKING_UP.with(|l| l.get()) {
+    if LOOKING_UP.with(|l| l.get()) {
         return true;
     }
     let _lookup = Lookup::begin();

@@ -803,7 +803,13 @@ fn sample_data_alone_is_not_a_tenant_without_owner() {
         .batch_execute("SELECT boards_tenant_add_member('initech', 'peter', 'member')")
         .unwrap_or_else(|e| panic!("{}", error_text(&e)));
     let rows = audit(&db);
-    expect(&rows, "tenant_without_owner", "medium", "boards.users", Some("initech"));
+    expect(
+        &rows,
+        "tenant_without_owner",
+        "medium",
+        "boards.users",
+        Some("initech"),
+    );
 }
 
 #[test]
@@ -1015,6 +1021,52 @@ fn truncate_granted() {
     let row = expect(&rows, "truncate_granted", "critical", "boards.users", None);
     assert_eq!(strings(&row.detail, "grantees"), ["boards_app"]);
     has_fix(row);
+}
+
+/// A login role that can create objects can plant a same-named function first in its own
+/// search_path, or a trigger: code that other tenants' sessions of that role would run.
+#[test]
+fn login_role_can_create() {
+    let db = seeded();
+    let rows = audit_in_rolled_back_plant(
+        &db,
+        "CREATE ROLE audit_test_creator LOGIN;
+         CREATE SCHEMA audit_test_mine AUTHORIZATION audit_test_creator;
+         ALTER ROLE audit_test_creator SET search_path = audit_test_mine, public;
+         CREATE ROLE audit_test_granted LOGIN;
+         GRANT CREATE ON SCHEMA public TO audit_test_granted;
+         CREATE ROLE audit_test_reader LOGIN",
+    );
+    let row = expect(
+        &rows,
+        "login_role_can_create",
+        "medium",
+        "audit_test_creator",
+        None,
+    );
+    has_fix(row);
+    assert_eq!(strings(&row.detail, "schemas"), ["audit_test_mine"]);
+    assert!(row.detail["search_path_settings"]
+        .to_string()
+        .contains("audit_test_mine"));
+    let row = expect(
+        &rows,
+        "login_role_can_create",
+        "medium",
+        "audit_test_granted",
+        None,
+    );
+    assert_eq!(strings(&row.detail, "schemas"), ["public"]);
+    assert!(
+        !rows.iter().any(|r| r.object_name == "audit_test_reader"),
+        "a role that can create nothing was reported"
+    );
+    assert!(
+        !rows
+            .iter()
+            .any(|r| r.check_name == "login_role_can_create" && r.object_name == "boards_admin"),
+        "a member of the admin role was reported"
+    );
 }
 
 #[test]
