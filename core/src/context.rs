@@ -63,7 +63,9 @@ impl Context {
         let invalid =
             |why: String| CoreError::invalid_argument("invalid tenant context").with_detail(why);
         // Strict parse first: duplicate members would otherwise be resolved silently.
-        let value = json::parse_strict(s.as_bytes()).map_err(invalid)?;
+        // The claims sit one level down in the context document.
+        let value =
+            json::parse_strict_to_depth(s.as_bytes(), json::MAX_DEPTH + 1).map_err(invalid)?;
         let wire: Wire = serde_json::from_value(value)
             .map_err(|e| invalid(crate::error::sanitize(&e.to_string(), 160)))?;
         if wire.v != CONTEXT_VERSION {

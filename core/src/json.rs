@@ -17,10 +17,19 @@ const MAX_ERROR_CHARS: usize = 160;
 
 /// Parses one JSON value with no trailing data. The error is a short, sanitised reason.
 pub(crate) fn parse_strict(bytes: &[u8]) -> Result<Value, String> {
+    parse_strict_to_depth(bytes, MAX_DEPTH)
+}
+
+/// [`parse_strict`] with another depth cap: a document that embeds values parsed with
+/// `MAX_DEPTH` (the session context holds the claims one level down) needs one more.
+pub(crate) fn parse_strict_to_depth(bytes: &[u8], max_depth: usize) -> Result<Value, String> {
     let mut de = serde_json::Deserializer::from_slice(bytes);
-    let value = StrictValue { depth: 0 }
-        .deserialize(&mut de)
-        .map_err(|e| crate::error::sanitize(&e.to_string(), MAX_ERROR_CHARS))?;
+    let value = StrictValue {
+        depth: 0,
+        max_depth,
+    }
+    .deserialize(&mut de)
+    .map_err(|e| crate::error::sanitize(&e.to_string(), MAX_ERROR_CHARS))?;
     de.end()
         .map_err(|e| crate::error::sanitize(&e.to_string(), MAX_ERROR_CHARS))?;
     Ok(value)
@@ -59,19 +68,31 @@ pub(crate) fn type_name(value: &Value) -> &'static str {
 
 struct StrictValue {
     depth: usize,
+    max_depth: usize,
 }
 
 impl StrictValue {
     fn nested<E: de::Error>(&self) -> Result<StrictValue, E> {
-        if self.depth >= MAX_DEPTH {
+        if self.depth >= self.max_depth {
             return Err(E::custom(format!(
-                "JSON nested deeper than {MAX_DEPTH} levels"
+                "JSON nested deeper than {} levels",
+                self.max_depth
             )));
         }
         Ok(StrictValue {
             depth: self.depth.saturating_add(1),
+            max_depth: self.max_depth,
         })
     }
+}
+
+/// Postgres text cannot hold U+0000, and strings that differ only after one compare equal in
+/// some collations: a NUL has no business in a token, a key or a context.
+fn refuse_nul<E: de::Error>(s: &str) -> Result<(), E> {
+    if s.contains('\0') {
+        return Err(E::custom("NUL character (\\u0000) in a string"));
+    }
+    Ok(())
 }
 
 impl<'de> DeserializeSeed<'de> for StrictValue {
@@ -107,11 +128,13 @@ impl<'de> Visitor<'de> for StrictValue {
         Ok(serde_json::Number::from_f64(v).map_or(Value::Null, Value::Number))
     }
 
-    fn visit_str<E>(self, v: &str) -> Result<Value, E> {
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+        refuse_nul(v)?;
         Ok(Value::String(v.to_owned()))
     }
 
-    fn visit_string<E>(self, v: String) -> Result<Value, E> {
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
+        refuse_nul(&v)?;
         Ok(Value::String(v))
     }
 
@@ -134,6 +157,7 @@ impl<'de> Visitor<'de> for StrictValue {
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<Value, A::Error> {
         let mut map = Map::new();
         while let Some(key) = access.next_key::<String>()? {
+            refuse_nul(&key)?;
             if map.contains_key(&key) {
                 return Err(de::Error::custom(format!(
                     "duplicate member \"{}\"",
@@ -175,6 +199,23 @@ mod tests {
             .contains("nested"));
         let bomb = "[".repeat(100_000);
         assert!(parse_strict(bomb.as_bytes()).is_err());
+    }
+
+    #[test]
+    fn refuses_nul_characters_in_strings_and_member_names() {
+        assert!(parse_strict(br#"{"sub": "alice\u0000evil"}"#).is_err());
+        assert!(parse_strict(br#"{"a\u0000b": 1}"#).is_err());
+        assert!(parse_strict(br#"["x", ["\u0000"]]"#).is_err());
+        assert!(parse_strict(br#"{"sub": "alice\u0001"}"#).is_ok());
+    }
+
+    #[test]
+    fn a_deeper_cap_takes_what_the_default_cap_took_one_level_down() {
+        let inner = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        assert!(parse_strict(inner.as_bytes()).is_ok());
+        let wrapped = format!("{{\"claims\": {inner}}}");
+        assert!(parse_strict(wrapped.as_bytes()).is_err());
+        assert!(parse_strict_to_depth(wrapped.as_bytes(), MAX_DEPTH + 1).is_ok());
     }
 
     #[test]

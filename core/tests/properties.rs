@@ -182,7 +182,14 @@ proptest! {
             source,
             claims,
         };
-        prop_assert_eq!(Context::decode(&context.encode()).unwrap(), context);
+        let encoded = context.encode();
+        // NUL characters never reach a context (the token parser refuses them) and are
+        // refused when decoding one.
+        if encoded.contains("\\u0000") {
+            prop_assert!(Context::decode(&encoded).is_err());
+        } else {
+            prop_assert_eq!(Context::decode(&encoded).unwrap(), context);
+        }
     }
 
     #[test]
