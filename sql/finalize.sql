@@ -105,10 +105,10 @@ TO boards_tenant_admin;
 
 -- Everything that reads keys, tenants or the registry, or writes protected tables, runs as
 -- the extension owner; a pinned search_path keeps callers' objects out of it.
-ALTER FUNCTION @extschema@.boards_set_tenant_from_jwt(text, text, boolean)
-    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION @extschema@.boards_authenticate(text, boolean)
-    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+-- The two per-request functions pin search_path around each query they run instead
+-- (src/db.rs): with their caches warm they run none, and a SET clause would cost every call.
+ALTER FUNCTION @extschema@.boards_set_tenant_from_jwt(text, text, boolean) SECURITY DEFINER;
+ALTER FUNCTION @extschema@.boards_authenticate(text, boolean) SECURITY DEFINER;
 ALTER FUNCTION @extschema@.boards_set_tenant(text, boolean)
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION boards.ensure_tenant_isolation_internal(uuid, uuid, text, uuid, oid)

@@ -3,6 +3,8 @@
 //! is active, check or create the subject's membership, install the context.
 
 use std::cell::RefCell;
+use std::ffi::CString;
+use std::rc::Rc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use boards_tenant_core::cache::TokenCache;
@@ -69,12 +71,41 @@ pub fn verify(token: &str) -> ExtResult<VerifiedToken> {
     Ok(verified)
 }
 
-fn resolve_config() -> ResolveConfig {
-    ResolveConfig {
+thread_local! {
+    /// The resolution settings, parsed once per value: the public mail domain list alone is
+    /// some fifty strings.
+    static RESOLVE_CONFIG: RefCell<Option<(ResolveKey, Rc<ResolveConfig>)>> =
+        const { RefCell::new(None) };
+}
+
+#[derive(PartialEq)]
+struct ResolveKey {
+    multi_tenant_mode: bool,
+    custom_claim: Option<CString>,
+    public_email_domains: Option<CString>,
+}
+
+fn resolve_config() -> Rc<ResolveConfig> {
+    let key = ResolveKey {
         multi_tenant_mode: settings::MULTI_TENANT_MODE.get(),
-        custom_claim: settings::string(&settings::JWT_TENANT_CLAIM),
-        public_email_domains: settings::list(&settings::PUBLIC_EMAIL_DOMAINS),
-    }
+        custom_claim: settings::JWT_TENANT_CLAIM.get(),
+        public_email_domains: settings::PUBLIC_EMAIL_DOMAINS.get(),
+    };
+    RESOLVE_CONFIG.with(|cell| {
+        let mut cached = cell.borrow_mut();
+        if let Some((cached_key, config)) = cached.as_ref() {
+            if *cached_key == key {
+                return Rc::clone(config);
+            }
+        }
+        let config = Rc::new(ResolveConfig {
+            multi_tenant_mode: key.multi_tenant_mode,
+            custom_claim: settings::string(&settings::JWT_TENANT_CLAIM),
+            public_email_domains: settings::list(&settings::PUBLIC_EMAIL_DOMAINS),
+        });
+        *cached = Some((key, Rc::clone(&config)));
+        config
+    })
 }
 
 /// The tenant a request may act for, and whether the subject may join it on first use.
@@ -210,7 +241,11 @@ fn row_of(ctx: &Context) -> ContextRow {
     )
 }
 
-fn set_tenant_from_jwt(token: &str, x_tenant: Option<&str>, is_local: bool) -> ExtResult<Context> {
+fn set_tenant_from_jwt(
+    token: &str,
+    x_tenant: Option<&str>,
+    is_local: bool,
+) -> ExtResult<Rc<Context>> {
     let verified = verify(token)?;
     let (chosen, member) = choose(&verified, x_tenant)?;
     let user_id = match member {
@@ -227,7 +262,7 @@ fn set_tenant_from_jwt(token: &str, x_tenant: Option<&str>, is_local: bool) -> E
         source: Some(chosen.source.as_str().to_owned()),
         claims: verified.claims,
     };
-    context::install(&ctx, is_local)?;
+    let ctx = context::install(ctx, is_local)?;
     diagnostics::log(
         LogLevel::Info,
         &format!(
@@ -282,7 +317,7 @@ fn boards_authenticate(
         source: None,
         claims: verified.claims,
     };
-    context::install(&ctx, is_local)?;
+    context::install(ctx, is_local)?;
     diagnostics::log(
         LogLevel::Debug,
         &format!("Identity verified subject={}", verified.subject),
@@ -322,6 +357,6 @@ fn boards_set_tenant(
         source: Some("admin".into()),
         claims: Default::default(),
     };
-    context::install(&ctx, is_local)?;
+    let ctx = context::install(ctx, is_local)?;
     Ok(TableIterator::once(row_of(&ctx)))
 }

@@ -54,24 +54,41 @@ pub fn current() -> Option<Rc<Context>> {
     })
 }
 
-/// Makes `ctx` the context of this session (`is_local = false`) or transaction.
-pub fn install(ctx: &Context, is_local: bool) -> ExtResult<()> {
+/// Makes `ctx` the context of this session (`is_local = false`) or transaction. The encoded
+/// text is also what `current()` caches, so the next read does not decode it again; setting
+/// the same context again (a repeated token) reuses the encoded text.
+pub fn install(ctx: Context, is_local: bool) -> ExtResult<Rc<Context>> {
     if !is_local && settings::REQUIRE_LOCAL_CONTEXT.get() {
         return Err(ExtError::NotAllowed(
             "session-scoped tenant contexts are disabled for this role (boards.require_local_context); pass is_local => true".into(),
         ));
     }
-    write_setting(&ctx.encode(), is_local)
+    let reused = DECODED.with(|cell| {
+        cell.borrow()
+            .as_ref()
+            .filter(|(_, cached)| **cached == ctx)
+            .map(|(text, cached)| (text.clone(), Rc::clone(cached)))
+    });
+    let (text, ctx) = match reused {
+        Some(found) => found,
+        None => {
+            let text = CString::new(ctx.encode()).map_err(|_| {
+                ExtError::InvalidArgument("tenant context contains a NUL byte".into())
+            })?;
+            (text, Rc::new(ctx))
+        }
+    };
+    write_setting(&text, is_local);
+    DECODED.with(|cell| *cell.borrow_mut() = Some((text, Rc::clone(&ctx))));
+    Ok(ctx)
 }
 
 /// Clears the context (session and transaction level alike).
-pub fn clear() -> ExtResult<()> {
-    write_setting("", false)
+pub fn clear() {
+    write_setting(c"", false)
 }
 
-fn write_setting(value: &str, is_local: bool) -> ExtResult<()> {
-    let value = CString::new(value)
-        .map_err(|_| ExtError::InvalidArgument("tenant context contains a NUL byte".into()))?;
+fn write_setting(value: &CStr, is_local: bool) {
     let action = if is_local {
         pg_sys::GucAction::GUC_ACTION_LOCAL
     } else {
@@ -91,7 +108,6 @@ fn write_setting(value: &str, is_local: bool) -> ExtResult<()> {
             false,
         );
     }
-    Ok(())
 }
 
 pub fn to_pg_uuid(id: uuid::Uuid) -> pgrx::Uuid {
@@ -140,8 +156,8 @@ fn boards_current_claims() -> Option<JsonB> {
 
 /// Clears the context: no tenant, no identity.
 #[pg_extern(volatile, parallel_unsafe)]
-fn boards_reset_tenant() -> crate::error::SqlResult<()> {
-    Ok(clear()?)
+fn boards_reset_tenant() {
+    clear()
 }
 
 #[cfg(any(test, feature = "pg_test"))]
@@ -162,13 +178,13 @@ mod tests {
 
     #[pg_test]
     fn installed_context_reads_back_through_the_setting() {
-        install(&sample("default"), false).unwrap();
+        install(sample("default"), false).unwrap();
         let ctx = current().expect("a context");
         assert_eq!(ctx.tenant_slug.as_deref(), Some("default"));
         assert_eq!(ctx.subject.as_deref(), Some("alice"));
         // The default tenant exists and is active, so the gated reader sees it too.
         assert_eq!(boards_current_tenant(), Some(to_pg_uuid(uuid::Uuid::nil())));
-        clear().unwrap();
+        clear();
         assert!(current().is_none());
     }
 
@@ -176,7 +192,7 @@ mod tests {
     fn a_context_for_a_tenant_that_does_not_exist_yields_no_tenant() {
         let mut ctx = sample("gone");
         ctx.tenant_id = Some(uuid::Uuid::from_u128(42));
-        install(&ctx, true).unwrap();
+        install(ctx, true).unwrap();
         assert!(current().is_some(), "the context itself is there");
         assert_eq!(boards_current_tenant(), None);
         assert_eq!(boards_current_tenant_slug(), None);
