@@ -188,8 +188,15 @@ pub fn register() {
     );
 
     // Any other boards.* name is an error from now on, so nobody can park a look-alike
-    // placeholder in the namespace.
-    unsafe { pg_sys::MarkGUCPrefixReserved(c"boards".as_ptr()) };
+    // placeholder in the namespace (PostgreSQL 15+; older versions only warn about them).
+    #[cfg(not(any(feature = "pg13", feature = "pg14")))]
+    unsafe {
+        pg_sys::MarkGUCPrefixReserved(c"boards".as_ptr())
+    };
+    #[cfg(any(feature = "pg13", feature = "pg14"))]
+    unsafe {
+        pg_sys::EmitWarningsOnPlaceholders(c"boards".as_ptr())
+    };
 }
 
 /// A string setting as an owned Rust string; unset and empty are both `None`.
