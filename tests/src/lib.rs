@@ -58,3 +58,53 @@ pub fn query_text(
         .unwrap_or_else(|e| panic!("{sql}: {}", error_text(&e)))
         .get(0)
 }
+
+/// Runs `sql` (one or more statements) and panics with the server's message on failure.
+#[track_caller]
+pub fn exec(client: &mut postgres::Client, sql: &str) {
+    client
+        .batch_execute(sql)
+        .unwrap_or_else(|e| panic!("{sql}: {}", error_text(&e)));
+}
+
+/// Runs one statement with parameters; the number of rows it touched.
+#[track_caller]
+pub fn exec_params(
+    client: &mut postgres::Client,
+    sql: &str,
+    params: &[&(dyn postgres::types::ToSql + Sync)],
+) -> u64 {
+    client
+        .execute(sql, params)
+        .unwrap_or_else(|e| panic!("{sql}: {}", error_text(&e)))
+}
+
+/// The single text value of a one-row, one-column query that must not be NULL.
+#[track_caller]
+pub fn text(
+    client: &mut postgres::Client,
+    sql: &str,
+    params: &[&(dyn postgres::types::ToSql + Sync)],
+) -> String {
+    query_text(client, sql, params).unwrap_or_else(|| panic!("{sql}: NULL"))
+}
+
+/// The single `bigint` of a one-row, one-column query (e.g. `count(*)`).
+#[track_caller]
+pub fn count(client: &mut postgres::Client, sql: &str) -> i64 {
+    client
+        .query_one(sql, &[])
+        .map(|row| row.get(0))
+        .unwrap_or_else(|e| panic!("{sql}: {}", error_text(&e)))
+}
+
+/// The first column of every row, as text.
+#[track_caller]
+pub fn column(client: &mut postgres::Client, sql: &str) -> Vec<String> {
+    client
+        .query(sql, &[])
+        .unwrap_or_else(|e| panic!("{sql}: {}", error_text(&e)))
+        .iter()
+        .map(|row| row.get(0))
+        .collect()
+}

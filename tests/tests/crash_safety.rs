@@ -17,28 +17,13 @@ use std::time::{Duration, Instant};
 use boards_tenant_harness::jwt::{self, mint, test_kid};
 use boards_tenant_harness::postgres::{Client, Config, NoTls};
 use boards_tenant_harness::{Cluster, ClusterOptions, TestDb, ADMIN_ROLE, SUPERUSER};
-use boards_tenant_tests::error_text;
+use boards_tenant_tests::{count, error_text, exec};
 use serde_json::json;
 
 /// The `default` tenant's fixed id (sql/schema.sql).
 const DEFAULT_TENANT_ID: &str = "00000000-0000-0000-0000-000000000000";
 /// How long crash recovery and the waits for a blocked operation may take.
 const PATIENCE: Duration = Duration::from_secs(120);
-
-#[track_caller]
-fn exec(client: &mut Client, sql: &str) {
-    client
-        .batch_execute(sql)
-        .unwrap_or_else(|e| panic!("{sql}: {}", error_text(&e)));
-}
-
-#[track_caller]
-fn count(client: &mut Client, sql: &str) -> i64 {
-    client
-        .query_one(sql, &[])
-        .map(|row| row.get(0))
-        .unwrap_or_else(|e| panic!("{sql}: {}", error_text(&e)))
-}
 
 #[track_caller]
 fn text(client: &mut Client, sql: &str) -> String {

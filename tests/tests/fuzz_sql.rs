@@ -29,7 +29,7 @@ use std::time::Instant;
 use boards_tenant_harness::jwt::{self, mint, test_kid};
 use boards_tenant_harness::postgres::Client;
 use boards_tenant_harness::{Cluster, TestDb, ADMIN_ROLE, APP_ROLE, SUPERUSER};
-use boards_tenant_tests::error_text;
+use boards_tenant_tests::{error_text, exec};
 use jsonwebtoken::EncodingKey;
 use serde_json::{json, Map, Value};
 
@@ -1025,13 +1025,6 @@ fn generate(rng: &mut Rng, world: &World, signed_set: &mut Signed) -> Case {
 // ---------------------------------------------------------------------------------------
 // The database
 // ---------------------------------------------------------------------------------------
-
-#[track_caller]
-fn exec(client: &mut Client, sql: &str) {
-    client
-        .batch_execute(sql)
-        .unwrap_or_else(|e| panic!("{sql}: {}", error_text(&e)));
-}
 
 /// Tenants, members and keys, and the batch function the app role calls.
 fn setup(db: &TestDb) {

@@ -28,7 +28,7 @@ use boards_tenant_harness::pgbouncer::{PgBouncer, PgBouncerOptions, PoolMode};
 use boards_tenant_harness::postgres::types::Type;
 use boards_tenant_harness::postgres::{Client, SimpleQueryMessage};
 use boards_tenant_harness::{Cluster, TestDb, APP_ROLE};
-use boards_tenant_tests::{assert_sqlstate, assert_sqlstate_in, error_text};
+use boards_tenant_tests::{assert_sqlstate, assert_sqlstate_in, error_text, exec};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -166,13 +166,6 @@ impl Rng {
         self.0 ^= self.0 >> 27;
         (self.0.wrapping_mul(0x2545_F491_4F6C_DD1D) >> 33) as usize % n
     }
-}
-
-#[track_caller]
-fn exec(client: &mut Client, sql: &str) {
-    client
-        .batch_execute(sql)
-        .unwrap_or_else(|e| panic!("{sql}: {}", error_text(&e)));
 }
 
 /// The values of the first row of a simple query (NULL is `None`): unnamed, one round trip,

@@ -11,7 +11,10 @@ use std::sync::{Arc, Mutex};
 use boards_tenant_harness::jwt::{self, mint, test_kid};
 use boards_tenant_harness::postgres::{Client, Config, NoTls};
 use boards_tenant_harness::{Cluster, TestDb, APP_ROLE};
-use boards_tenant_tests::{assert_sqlstate, assert_sqlstate_in, db_error, error_text, query_text};
+use boards_tenant_tests::{
+    assert_sqlstate, assert_sqlstate_in, column, count, db_error, error_text, exec, exec_params,
+    query_text, text,
+};
 use serde_json::json;
 
 /// SQLSTATE insufficient_privilege: RLS WITH CHECK, missing grants, the DDL guard.
@@ -240,48 +243,6 @@ fn snapshot(db: &TestDb, tenant_id: &str) -> Vec<TableState> {
                 digest: row.get(1),
             }
         })
-        .collect()
-}
-
-#[track_caller]
-fn exec(client: &mut Client, sql: &str) {
-    client
-        .batch_execute(sql)
-        .unwrap_or_else(|e| panic!("{sql}: {}", error_text(&e)));
-}
-
-#[track_caller]
-fn exec_params(
-    client: &mut Client,
-    sql: &str,
-    params: &[&(dyn postgres::types::ToSql + Sync)],
-) -> u64 {
-    client
-        .execute(sql, params)
-        .unwrap_or_else(|e| panic!("{sql}: {}", error_text(&e)))
-}
-
-#[track_caller]
-fn text(client: &mut Client, sql: &str, params: &[&(dyn postgres::types::ToSql + Sync)]) -> String {
-    query_text(client, sql, params).unwrap_or_else(|| panic!("{sql}: NULL"))
-}
-
-#[track_caller]
-fn count(client: &mut Client, sql: &str) -> i64 {
-    client
-        .query_one(sql, &[])
-        .map(|row| row.get(0))
-        .unwrap_or_else(|e| panic!("{sql}: {}", error_text(&e)))
-}
-
-/// The first column of every row, as text.
-#[track_caller]
-fn column(client: &mut Client, sql: &str) -> Vec<String> {
-    client
-        .query(sql, &[])
-        .unwrap_or_else(|e| panic!("{sql}: {}", error_text(&e)))
-        .iter()
-        .map(|row| row.get(0))
         .collect()
 }
 
