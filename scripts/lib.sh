@@ -29,7 +29,7 @@ ensure_packages() {
 
 ensure_cargo_pgrx() {
     if ! cargo pgrx --version 2>/dev/null | grep -q ' 0\.18\.1'; then
-        step "Installing cargo-pgrx 0.18.1 (10-15 minutes on 2 cores)"
+        step "Installing cargo-pgrx 0.18.1 (a few minutes; once per machine)"
         cargo install cargo-pgrx --version 0.18.1 --locked
     fi
     if ! grep -qs "pg15 = \"$PG_CONFIG\"" "${PGRX_HOME:-$HOME/.pgrx}/config.toml"; then
