@@ -108,3 +108,50 @@ pub fn column(client: &mut postgres::Client, sql: &str) -> Vec<String> {
         .map(|row| row.get(0))
         .collect()
 }
+
+/// The row `boards_set_tenant_from_jwt` returns, as text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContextRow {
+    pub tenant_id: String,
+    pub tenant_slug: String,
+    pub user_id: String,
+    pub subject: String,
+    pub source: String,
+}
+
+/// Sets the context from `token` (and the X-Tenant value) in session scope; panics on error.
+#[track_caller]
+pub fn set_context(
+    client: &mut postgres::Client,
+    token: &str,
+    x_tenant: Option<&str>,
+) -> ContextRow {
+    let row = client
+        .query_one(
+            "SELECT tenant_id::text, tenant_slug, user_id::text, subject, source
+             FROM boards_set_tenant_from_jwt($1, $2)",
+            &[&token, &x_tenant],
+        )
+        .unwrap_or_else(|e| panic!("boards_set_tenant_from_jwt: {}", error_text(&e)));
+    ContextRow {
+        tenant_id: row.get(0),
+        tenant_slug: row.get(1),
+        user_id: row.get(2),
+        subject: row.get(3),
+        source: row.get(4),
+    }
+}
+
+/// Tries to set the context from `token`; the error when it is refused.
+pub fn try_context(
+    client: &mut postgres::Client,
+    token: &str,
+    x_tenant: Option<&str>,
+) -> Result<(), postgres::Error> {
+    client
+        .query(
+            "SELECT * FROM boards_set_tenant_from_jwt($1, $2)",
+            &[&token, &x_tenant],
+        )
+        .map(|_| ())
+}

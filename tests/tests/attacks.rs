@@ -26,7 +26,7 @@ use boards_tenant_harness::postgres::error::DbError;
 use boards_tenant_harness::postgres::Client;
 use boards_tenant_harness::{Cluster, TestDb};
 use boards_tenant_tests::{
-    column, count, db_error, error_text, exec, exec_params, query_text, text,
+    column, count, db_error, error_text, exec, exec_params, query_text, text, try_context,
 };
 use serde_json::{json, Value};
 
@@ -378,32 +378,15 @@ fn hs256_raw(header: &str, payload: &str) -> String {
     format!("{signing_input}.{signature}")
 }
 
-fn hs256_header() -> String {
-    json!({"alg": "HS256", "typ": "JWT", "kid": test_kid("HS256")}).to_string()
-}
-
 /// `(tenant_id, user_id)` of a successful `boards_set_tenant_from_jwt`.
 #[track_caller]
 fn set_context(app: &mut Client, token: &str, x_tenant: Option<&str>) -> (String, String) {
-    let row = app
-        .query_one(
-            "SELECT tenant_id::text, user_id::text FROM boards_set_tenant_from_jwt($1, $2)",
-            &[&token, &x_tenant],
-        )
-        .unwrap_or_else(|e| panic!("boards_set_tenant_from_jwt: {}", error_text(&e)));
-    (row.get(0), row.get(1))
+    let row = boards_tenant_tests::set_context(app, token, x_tenant);
+    (row.tenant_id, row.user_id)
 }
 
-fn try_context(
-    app: &mut Client,
-    token: &str,
-    x_tenant: Option<&str>,
-) -> Result<(), postgres::Error> {
-    app.query(
-        "SELECT * FROM boards_set_tenant_from_jwt($1, $2)",
-        &[&token, &x_tenant],
-    )
-    .map(|_| ())
+fn hs256_header() -> String {
+    json!({"alg": "HS256", "typ": "JWT", "kid": test_kid("HS256")}).to_string()
 }
 
 /// Asserts that `result` failed with SQLSTATE `code` and returns the server's error.

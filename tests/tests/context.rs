@@ -5,7 +5,9 @@
 use boards_tenant_harness::jwt::{self, mint, test_kid};
 use boards_tenant_harness::postgres::Client;
 use boards_tenant_harness::{Cluster, TestDb};
-use boards_tenant_tests::{assert_sqlstate, db_error, error_text, query_text};
+use boards_tenant_tests::{
+    assert_sqlstate, db_error, error_text, query_text, set_context, try_context,
+};
 use serde_json::{json, Value};
 
 /// A database with the test keys and tenants `acme-corp`, `globex` (active),
@@ -53,26 +55,9 @@ fn claims(extra: Value) -> Value {
 
 /// `(tenant_slug, source)` of a successful `boards_set_tenant_from_jwt`.
 #[track_caller]
-fn set_context(app: &mut Client, token: &str, x_tenant: Option<&str>) -> (String, String) {
-    let row = app
-        .query_one(
-            "SELECT tenant_slug, source FROM boards_set_tenant_from_jwt($1, $2)",
-            &[&token, &x_tenant],
-        )
-        .unwrap_or_else(|e| panic!("boards_set_tenant_from_jwt: {}", error_text(&e)));
-    (row.get(0), row.get(1))
-}
-
-fn try_context(
-    app: &mut Client,
-    token: &str,
-    x_tenant: Option<&str>,
-) -> Result<(), postgres::Error> {
-    app.query(
-        "SELECT * FROM boards_set_tenant_from_jwt($1, $2)",
-        &[&token, &x_tenant],
-    )
-    .map(|_| ())
+fn slug_and_source(app: &mut Client, token: &str, x_tenant: Option<&str>) -> (String, String) {
+    let row = set_context(app, token, x_tenant);
+    (row.tenant_slug, row.source)
 }
 
 fn current_slug(app: &mut Client) -> Option<String> {
@@ -162,7 +147,7 @@ fn organisation_claims_in_order_and_as_objects() {
         ),
         (json!({"organization": {"name": "Acme Corp"}}), "acme-corp"),
     ] {
-        let (got, source) = set_context(&mut app, &hs256(claims(extra.clone())), None);
+        let (got, source) = slug_and_source(&mut app, &hs256(claims(extra.clone())), None);
         assert_eq!(
             (got.as_str(), source.as_str()),
             (slug, "claim:org"),
@@ -182,7 +167,7 @@ fn a_tenant_claim_object_may_name_the_tenant_by_id() {
         .unwrap_or_else(|e| panic!("{}", error_text(&e)));
     let token = hs256(claims(json!({"tenant": {"id": id.to_string()}})));
     assert_eq!(
-        set_context(&mut app, &token, None),
+        slug_and_source(&mut app, &token, None),
         ("globex".into(), "claim:tenant".into())
     );
 }
@@ -195,12 +180,12 @@ fn the_custom_claim_is_used_when_configured() {
     ));
     // Not configured: the company claim means nothing, single-tenant mode falls back to default.
     assert_eq!(
-        set_context(&mut db.app(), &token, None),
+        slug_and_source(&mut db.app(), &token, None),
         ("default".into(), "default".into())
     );
     db.set("boards.jwt_tenant_claim", "company");
     assert_eq!(
-        set_context(&mut db.app(), &token, None),
+        slug_and_source(&mut db.app(), &token, None),
         ("globex".into(), "claim:custom".into())
     );
 }
@@ -210,12 +195,15 @@ fn email_domain_in_multi_tenant_mode_only_and_never_for_public_or_unverified_mai
     let db = setup();
     let corporate = hs256(claims(json!({"email": "someone@acme-corp.com"})));
     // Single-tenant mode: the email domain is not a strategy; the default tenant is.
-    assert_eq!(set_context(&mut db.app(), &corporate, None).0, "default");
+    assert_eq!(
+        slug_and_source(&mut db.app(), &corporate, None).0,
+        "default"
+    );
 
     multi_tenant(&db);
     let mut app = db.app();
     assert_eq!(
-        set_context(&mut app, &corporate, None),
+        slug_and_source(&mut app, &corporate, None),
         ("acme-corp".into(), "email_domain".into())
     );
 
@@ -250,7 +238,7 @@ fn the_email_domain_joins_only_tenants_that_list_the_domain() {
         .execute("SELECT boards_tenant_add_member('globex', 'user123')", &[])
         .unwrap_or_else(|e| panic!("{}", error_text(&e)));
     assert_eq!(
-        set_context(&mut app, &token, None),
+        slug_and_source(&mut app, &token, None),
         ("globex".into(), "email_domain".into())
     );
 
@@ -263,7 +251,7 @@ fn the_email_domain_joins_only_tenants_that_list_the_domain() {
         .unwrap_or_else(|e| panic!("{}", error_text(&e)));
     let colleague =
         hs256(json!({"sub": "colleague", "email": "c@globex.com", "exp": jwt::now() + 60}));
-    assert_eq!(set_context(&mut app, &colleague, None).0, "globex");
+    assert_eq!(slug_and_source(&mut app, &colleague, None).0, "globex");
     assert_eq!(memberships(&db, "globex", "colleague"), 1);
 }
 
@@ -275,7 +263,7 @@ fn namespace_claims_come_after_the_email_domain() {
     for name in ["namespace", "group", "team", "workspace"] {
         let token = hs256(claims(json!({ name: "globex" })));
         assert_eq!(
-            set_context(&mut app, &token, None),
+            slug_and_source(&mut app, &token, None),
             ("globex".into(), "claim:namespace".into()),
             "claim {name}"
         );
@@ -283,7 +271,7 @@ fn namespace_claims_come_after_the_email_domain() {
     let both = hs256(claims(
         json!({"team": "globex", "email": "x@acme-corp.com"}),
     ));
-    assert_eq!(set_context(&mut app, &both, None).0, "acme-corp");
+    assert_eq!(slug_and_source(&mut app, &both, None).0, "acme-corp");
 }
 
 #[test]
@@ -291,7 +279,7 @@ fn single_tenant_mode_without_a_tenant_uses_the_default_tenant() {
     let db = setup();
     let token = hs256(claims(json!({})));
     assert_eq!(
-        set_context(&mut db.app(), &token, None),
+        slug_and_source(&mut db.app(), &token, None),
         ("default".into(), "default".into())
     );
 }
@@ -325,17 +313,20 @@ fn x_tenant_selects_a_tenant_the_subject_belongs_to() {
     let mut app = db.app();
     let token = hs256(claims(json!({"tenant": "acme-corp"})));
     assert_eq!(
-        set_context(&mut app, &token, Some("globex")),
+        slug_and_source(&mut app, &token, Some("globex")),
         ("globex".into(), "x_tenant".into())
     );
     // The header naming the claims' own tenant is the claims' path.
     assert_eq!(
-        set_context(&mut app, &token, Some("acme-corp")),
+        slug_and_source(&mut app, &token, Some("acme-corp")),
         ("acme-corp".into(), "claim:tenant".into())
     );
     // Header only, no tenant claim.
     let plain = hs256(claims(json!({})));
-    assert_eq!(set_context(&mut app, &plain, Some("globex")).0, "globex");
+    assert_eq!(
+        slug_and_source(&mut app, &plain, Some("globex")).0,
+        "globex"
+    );
 }
 
 #[test]
@@ -460,7 +451,7 @@ fn every_supported_algorithm_verifies() {
     let mut app = db.app();
     for alg in jwt::ALGORITHMS {
         let token = mint(alg, &test_kid(alg), &claims(json!({"tenant": "globex"})));
-        assert_eq!(set_context(&mut app, &token, None).0, "globex", "{alg}");
+        assert_eq!(slug_and_source(&mut app, &token, None).0, "globex", "{alg}");
     }
 }
 
@@ -565,7 +556,7 @@ fn leeway_issuer_and_audience_are_enforced_when_configured() {
     let now = jwt::now();
     let just_expired = hs256(json!({"sub": "u", "tenant": "globex", "exp": now - 5}));
     assert_eq!(
-        set_context(&mut db.app(), &just_expired, None).0,
+        slug_and_source(&mut db.app(), &just_expired, None).0,
         "globex",
         "within 30s leeway"
     );
@@ -584,7 +575,7 @@ fn leeway_issuer_and_audience_are_enforced_when_configured() {
         hs256(c)
     };
     let ok = with(json!({"iss": "https://issuer.example.com", "aud": ["other", "boards-api"]}));
-    assert_eq!(set_context(&mut app, &ok, None).0, "globex");
+    assert_eq!(slug_and_source(&mut app, &ok, None).0, "globex");
     for (what, token, needle) in [
         (
             "wrong iss",
@@ -612,8 +603,8 @@ fn keys_rotate_and_a_removed_key_stops_verifying_at_once_even_when_cached() {
     let mut app = db.app();
     let mut other_session = db.app();
     // Both sessions verify (and cache) the old token.
-    set_context(&mut app, &old, None);
-    set_context(&mut other_session, &old, None);
+    slug_and_source(&mut app, &old, None);
+    slug_and_source(&mut other_session, &old, None);
 
     admin
         .execute(
@@ -622,7 +613,7 @@ fn keys_rotate_and_a_removed_key_stops_verifying_at_once_even_when_cached() {
         )
         .unwrap_or_else(|e| panic!("{}", error_text(&e)));
     let new = jwt::mint_with_other_key("RS256", "rotated", &claims);
-    assert_eq!(set_context(&mut app, &new, None).0, "globex");
+    assert_eq!(slug_and_source(&mut app, &new, None).0, "globex");
 
     admin
         .execute("SELECT boards_jwt_remove_key($1)", &[&test_kid("HS256")])
@@ -631,7 +622,7 @@ fn keys_rotate_and_a_removed_key_stops_verifying_at_once_even_when_cached() {
         let msg = assert_sqlstate(try_context(session, &old, None), "28000");
         assert!(msg.contains("no key"), "{msg}");
     }
-    assert_eq!(set_context(&mut other_session, &new, None).0, "globex");
+    assert_eq!(slug_and_source(&mut other_session, &new, None).0, "globex");
     assert_sqlstate(
         admin.execute("SELECT boards_jwt_remove_key('rotated-twice')", &[]),
         "42704",
@@ -657,7 +648,7 @@ fn jwks_import_adds_keys_selected_by_kid_and_is_repeatable() {
         .unwrap_or_else(|e| panic!("{}", error_text(&e)));
     assert_eq!(again, 0, "re-importing the same document adds nothing");
     let token = mint("HS256", "jwks-hs", &claims(json!({"tenant": "globex"})));
-    assert_eq!(set_context(&mut db.app(), &token, None).0, "globex");
+    assert_eq!(slug_and_source(&mut db.app(), &token, None).0, "globex");
 }
 
 #[test]
@@ -734,7 +725,7 @@ fn session_scope_lasts_across_transactions_until_reset() {
     let mut app = db.app();
     let token = hs256(claims(json!({"tenant": "globex"})));
     for reset in ["SELECT boards_reset_tenant()", "RESET ALL", "DISCARD ALL"] {
-        set_context(&mut app, &token, None);
+        slug_and_source(&mut app, &token, None);
         app.batch_execute("BEGIN; SELECT 1; COMMIT;")
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(current_slug(&mut app).as_deref(), Some("globex"));
@@ -785,7 +776,7 @@ fn local_scope_ends_with_commit_and_with_abort() {
 fn a_local_context_overrides_the_session_one_for_one_transaction() {
     let db = setup();
     let mut app = db.app();
-    set_context(
+    slug_and_source(
         &mut app,
         &hs256(claims(json!({"tenant": "acme-corp"}))),
         None,
@@ -869,7 +860,7 @@ fn require_local_context_refuses_session_scope() {
 fn parallel_workers_see_the_context() {
     let db = setup();
     let mut app = db.app();
-    set_context(&mut app, &hs256(claims(json!({"tenant": "globex"}))), None);
+    slug_and_source(&mut app, &hs256(claims(json!({"tenant": "globex"}))), None);
     app.batch_execute(
         "SET force_parallel_mode = on; SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0;",
     )
@@ -910,7 +901,7 @@ fn plpgsql_and_prepared_statements_read_the_current_context() {
         .prepare("SELECT boards_current_tenant_slug(), public.whose()")
         .unwrap_or_else(|e| panic!("{}", error_text(&e)));
     for slug in ["acme-corp", "globex"] {
-        set_context(&mut app, &hs256(claims(json!({ "tenant": slug }))), None);
+        slug_and_source(&mut app, &hs256(claims(json!({ "tenant": slug }))), None);
         for _ in 0..6 {
             // Past the generic-plan threshold (5 executions), too.
             let row = app
@@ -933,7 +924,7 @@ fn assert_context_is(app: &mut Client, slug: Option<&str>) {
 fn set_and_set_config_and_reset_of_the_context_are_refused() {
     let db = setup();
     let mut app = db.app();
-    set_context(
+    slug_and_source(
         &mut app,
         &hs256(claims(json!({"tenant": "acme-corp"}))),
         None,
@@ -1021,7 +1012,7 @@ fn a_function_of_the_same_name_earlier_in_search_path_changes_nothing() {
          SET search_path = evil, public, pg_catalog;",
     )
     .unwrap_or_else(|e| panic!("{}", error_text(&e)));
-    set_context(
+    slug_and_source(
         &mut app,
         &hs256(claims(json!({"tenant": "acme-corp"}))),
         None,
@@ -1111,7 +1102,7 @@ fn debug_logs_the_resolved_tenant() {
     let mut app = db.app();
     app.batch_execute("SET client_min_messages = log")
         .unwrap_or_else(|e| panic!("{e}"));
-    set_context(&mut app, &hs256(claims(json!({"tenant": "globex"}))), None);
+    slug_and_source(&mut app, &hs256(claims(json!({"tenant": "globex"}))), None);
     let log = db.cluster().server_log();
     assert!(
         log.contains("Tenant resolved for authenticated request tenant_slug=globex"),
