@@ -48,8 +48,9 @@ ensure_setup() {
 install_extension() {
     local sudo_flag=()
     [ "$(id -u)" = 0 ] || sudo_flag=(--sudo)
-    (cd "$BOARDS_ROOT" && flock "$INSTALL_LOCK" \
-        cargo pgrx install --pg-config "$PG_CONFIG" "${sudo_flag[@]}" "$@")
+    (cd "$BOARDS_ROOT" && flock "$INSTALL_LOCK" bash -c '
+        cargo pgrx install --pg-config "$0" "${@}" && bash scripts/install_released_sql.sh "$0"' \
+        "$PG_CONFIG" "${sudo_flag[@]}" "$@")
 }
 
 free_port() {

@@ -96,17 +96,27 @@ fn outer_user_is_superuser() -> bool {
     unsafe { pg_sys::superuser_arg(pg_sys::GetOuterUserId()) }
 }
 
+/// A superuser loading a dump (`pg_restore`, or `psql -f` of `pg_dump` output: both run with
+/// `check_function_bodies = off`, PostgreSQL's documented setting for restores). The dump
+/// carries every protection itself, as DDL (policy, RLS flags, default, index, grants) and as
+/// rows of the registry; protecting a table as it is created would make those fail as
+/// duplicates. Only superusers: anyone else keeps auto-protection whatever they set.
+fn loading_a_dump(superuser: bool) -> bool {
+    // SAFETY: reads a boolean GUC variable of the server.
+    superuser && unsafe { !pg_sys::check_function_bodies }
+}
+
 fn on_ddl_command_end() -> ExtResult<()> {
     if OwnDdl::active() {
         return Ok(());
     }
-    if settings::AUTO_PROTECT.get() {
+    let superuser = outer_user_is_superuser();
+    if settings::AUTO_PROTECT.get() && !loading_a_dump(superuser) {
         for (oid, name) in auto_protect_candidates()? {
             policy::protect(oid, DEFAULT_TENANT_COLUMN, false)?;
             pgrx::notice!("boards_tenant: protected new table {name} on {DEFAULT_TENANT_COLUMN}");
         }
     }
-    let superuser = outer_user_is_superuser();
     refuse_materialized_views(superuser)?;
     for state in policy::states(None)? {
         if !state.exists {

@@ -33,14 +33,27 @@ pub struct ClusterOptions {
     /// More `postgresql.conf` settings, `(name, value)`; the value is written as a quoted
     /// string literal, which Postgres accepts for every type.
     pub extra_conf: Vec<(String, String)>,
+    /// The extension version the test databases' template is created at and then upgraded
+    /// from (`CREATE EXTENSION boards_tenant VERSION '<v>'; ALTER EXTENSION boards_tenant
+    /// UPDATE`), so that a suite runs against upgraded databases; `None`: a fresh
+    /// `CREATE EXTENSION` of the current version.
+    pub upgraded_from: Option<String>,
 }
 
+/// Set to an earlier version (e.g. `0.1.0`) to run a test binary's shared cluster on
+/// databases upgraded from it ([`ClusterOptions::upgraded_from`]).
+pub const UPGRADED_FROM_VAR: &str = "BOARDS_TENANT_UPGRADED_FROM";
+
 impl Default for ClusterOptions {
-    /// Preloaded, no extra settings: what [`Cluster::shared`] uses.
+    /// Preloaded, no extra settings, the template as [`UPGRADED_FROM_VAR`] says (fresh when
+    /// unset): what [`Cluster::shared`] uses.
     fn default() -> Self {
         ClusterOptions {
             preload: true,
             extra_conf: Vec::new(),
+            upgraded_from: std::env::var(UPGRADED_FROM_VAR)
+                .ok()
+                .filter(|v| !v.is_empty()),
         }
     }
 }
@@ -126,7 +139,7 @@ impl Cluster {
         cluster.initdb()?;
         let cluster = cluster.start_on_free_port(opts)?;
         cluster.create_roles()?;
-        cluster.create_template()?;
+        cluster.create_template(opts.upgraded_from.as_deref())?;
         Ok(cluster)
     }
 
@@ -249,7 +262,7 @@ impl Cluster {
             .map_err(|e| format!("creating the test roles: {}", error_text(&e)))
     }
 
-    fn create_template(&self) -> Result<(), String> {
+    fn create_template(&self, upgraded_from: Option<&str>) -> Result<(), String> {
         let mut postgres = self
             .connect_to("postgres", SUPERUSER, None)
             .map_err(|e| format!("connecting as superuser: {e}"))?;
@@ -260,15 +273,20 @@ impl Cluster {
             let mut template = self
                 .connect_to(TEMPLATE_DB, SUPERUSER, None)
                 .map_err(|e| format!("connecting to {TEMPLATE_DB}: {e}"))?;
-            template
-                .batch_execute("CREATE EXTENSION boards_tenant")
-                .map_err(|e| {
-                    format!(
-                        "CREATE EXTENSION boards_tenant failed: {}\n--- server log ---\n{}",
-                        error_text(&e),
-                        self.server_log()
-                    )
-                })?;
+            let sql = match upgraded_from {
+                None => "CREATE EXTENSION boards_tenant".to_owned(),
+                Some(version) => format!(
+                    "CREATE EXTENSION boards_tenant VERSION {}; ALTER EXTENSION boards_tenant UPDATE",
+                    quote_literal(version)
+                ),
+            };
+            template.batch_execute(&sql).map_err(|e| {
+                format!(
+                    "{sql} failed: {}\n--- server log ---\n{}",
+                    error_text(&e),
+                    self.server_log()
+                )
+            })?;
         }
         // Nobody may connect to the template any more: a stray session would make every
         // CREATE DATABASE ... TEMPLATE fail.
@@ -304,6 +322,16 @@ impl Cluster {
     /// A fresh database `boards_test_<n>`, copied from a template that has the extension
     /// created; dropped again when the [`TestDb`] is.
     pub fn create_database(&self) -> TestDb<'_> {
+        self.database_from(TEMPLATE_DB)
+    }
+
+    /// A fresh database without the extension (a copy of `template0`), for tests that create
+    /// it themselves: a given version, an upgrade, a restore.
+    pub fn create_empty_database(&self) -> TestDb<'_> {
+        self.database_from("template0")
+    }
+
+    fn database_from(&self, template: &str) -> TestDb<'_> {
         let name = format!(
             "boards_test_{}",
             self.next_db.fetch_add(1, Ordering::Relaxed)
@@ -312,13 +340,19 @@ impl Cluster {
         {
             let _serialised = self.create_db.lock().unwrap_or_else(|e| e.into_inner());
             client
-                .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {TEMPLATE_DB}"))
+                .batch_execute(&format!("CREATE DATABASE {name} TEMPLATE {template}"))
                 .unwrap_or_else(|e| panic!("CREATE DATABASE {name} failed: {}", error_text(&e)));
         }
         TestDb {
             cluster: self,
             name,
         }
+    }
+
+    /// The path of one of the server's programs (`pg_dump`, `pg_restore`, ...), from
+    /// `pg_config --bindir`.
+    pub fn program(&self, name: &str) -> PathBuf {
+        os::bindir().join(name)
     }
 
     /// Crash and restart: an immediate-mode stop (no shutdown checkpoint, like a crash of the

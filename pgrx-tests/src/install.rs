@@ -69,13 +69,27 @@ fn install() -> Result<(), String> {
     let output = cmd
         .output()
         .map_err(|e| format!("could not run `cargo pgrx install`: {e}"))?;
+    if !output.status.success() {
+        return Err(format!(
+            "`cargo pgrx install --pg-config {}` in {} failed: {}",
+            os::pg_config().display(),
+            workspace.display(),
+            os::describe(&output)
+        ));
+    }
+    // The released versions' install scripts, which `cargo pgrx install` does not copy.
+    let script = workspace.join("scripts/install_released_sql.sh");
+    let output = Command::new("bash")
+        .arg(&script)
+        .arg(os::pg_config())
+        .output()
+        .map_err(|e| format!("could not run {}: {e}", script.display()))?;
     if output.status.success() {
         Ok(())
     } else {
         Err(format!(
-            "`cargo pgrx install --pg-config {}` in {} failed: {}",
-            os::pg_config().display(),
-            workspace.display(),
+            "{} failed: {}",
+            script.display(),
             os::describe(&output)
         ))
     }

@@ -28,7 +28,7 @@ pub mod jwt;
 mod os;
 pub mod pgbouncer;
 
-pub use cluster::{error_text, Cluster, ClusterOptions, TestDb};
+pub use cluster::{error_text, Cluster, ClusterOptions, TestDb, UPGRADED_FROM_VAR};
 /// The client crate the harness hands out connections of, re-exported so tests use the same
 /// version.
 pub use postgres;

@@ -213,6 +213,7 @@ fn private_cluster_honours_its_options_and_goes_away_on_drop() {
     let cluster = Cluster::start(ClusterOptions {
         preload: false,
         extra_conf: vec![("work_mem".into(), "11MB".into())],
+        ..Default::default()
     });
     let root = cluster
         .data_dir()
@@ -323,6 +324,7 @@ fn a_cluster_that_cannot_start_says_why() {
         Cluster::start(ClusterOptions {
             preload: true,
             extra_conf: vec![("no_such_setting".into(), "1".into())],
+            ..Default::default()
         })
     });
     let payload = match result {

@@ -2,6 +2,8 @@
 
 use postgres::error::DbError;
 
+pub mod deployment;
+
 pub use boards_tenant_harness as harness;
 pub use boards_tenant_harness::error_text;
 

@@ -3204,7 +3204,7 @@ fn attack_connection_reused_after_b() {
 fn attack_placeholder_set_before_the_library_loads() {
     let cluster = Cluster::start(boards_tenant_harness::ClusterOptions {
         preload: false,
-        extra_conf: Vec::new(),
+        ..Default::default()
     });
     let f = Fixture::in_cluster(&cluster);
     let ctx = sql_literal(&forged_context(&f));

@@ -1278,7 +1278,7 @@ fn setting_privilege_granted() {
 fn library_not_preloaded() {
     let cluster = Cluster::start(ClusterOptions {
         preload: false,
-        extra_conf: Vec::new(),
+        ..Default::default()
     });
     let db = seeded_in(&cluster);
     let rows = audit(&db);
