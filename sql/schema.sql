@@ -158,3 +158,19 @@ SELECT pg_catalog.pg_extension_config_dump('boards.board_members', '');
 SELECT pg_catalog.pg_extension_config_dump('boards.generations', '');
 SELECT pg_catalog.pg_extension_config_dump('boards.jwt_keys', '');
 SELECT pg_catalog.pg_extension_config_dump('boards.protected_tables', 'WHERE NOT builtin');
+
+-- Key material and the registry stay the admin role's whatever is granted on them (a careless
+-- GRANT ... ON ALL TABLES IN SCHEMA boards): forced row-level security admits no row to a role
+-- that is not the admin role or a member of it. The extension's own functions run as its
+-- owner, a superuser, which row-level security does not bind. The DDL guard also revokes such
+-- grants (src/grants.rs).
+ALTER TABLE boards.jwt_keys ENABLE ROW LEVEL SECURITY;
+ALTER TABLE boards.jwt_keys FORCE ROW LEVEL SECURITY;
+CREATE POLICY admin_role_only ON boards.jwt_keys
+    USING (pg_catalog.pg_has_role('boards_tenant_admin', 'USAGE'))
+    WITH CHECK (pg_catalog.pg_has_role('boards_tenant_admin', 'USAGE'));
+ALTER TABLE boards.protected_tables ENABLE ROW LEVEL SECURITY;
+ALTER TABLE boards.protected_tables FORCE ROW LEVEL SECURITY;
+CREATE POLICY admin_role_only ON boards.protected_tables
+    USING (pg_catalog.pg_has_role('boards_tenant_admin', 'USAGE'))
+    WITH CHECK (pg_catalog.pg_has_role('boards_tenant_admin', 'USAGE'));

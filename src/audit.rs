@@ -29,7 +29,9 @@ use serde_json::{json, Map, Value};
 
 use crate::db;
 use crate::error::{ExtError, ExtResult, SqlResult};
+use crate::grants;
 use crate::policy::{self, ProtectionState};
+use crate::preload;
 
 /// Severities, most severe first; `info` rows are statistics, not violations.
 pub const SEVERITIES: [&str; 5] = ["critical", "high", "medium", "low", "info"];
@@ -71,7 +73,8 @@ const CHECKS: &[(&str, &str)] = &[
     ("view_without_security_invoker", "Views over protected tables run with their owner's rights: ALTER VIEW ... SET (security_invoker = true); do not grant materialized views over tenant data to other roles."),
     ("security_definer_search_path", "SECURITY DEFINER functions without a pinned search_path can be hijacked: ALTER FUNCTION ... SET search_path = pg_catalog, pg_temp."),
     ("setting_privilege_granted", "Roles were granted SET or ALTER SYSTEM on boards.* settings and can weaken isolation: REVOKE ALL ON PARAMETER ... FROM them."),
-    ("library_not_preloaded", "boards_tenant is not preloaded, so a non-superuser's SET of a boards.* setting before the library loads is silently accepted: add boards_tenant to shared_preload_libraries and restart."),
+    ("library_not_preloaded", "boards_tenant is not loaded by shared_preload_libraries: a client's startup options could reset database- and role-level boards.* settings, so every tenant context is refused until you add boards_tenant to shared_preload_libraries and restart."),
+    ("extension_table_privilege_granted", "Roles hold privileges on the extension's own tables that the extension did not grant (INSERT on jwt_keys installs a signing key, TRUNCATE on tenants wipes every tenant): REVOKE them; the DDL guard revokes such grants whenever event triggers run."),
     ("tenant_statistics", ""),
 ];
 
@@ -1268,20 +1271,36 @@ fn catalog_checks(schema: &str) -> ExtResult<Vec<Finding>> {
     }
 
     out.extend(preload_check()?);
+    out.extend(foreign_grant_check()?);
     Ok(out)
 }
 
-/// Whether a `*_preload_libraries` list names this library (`boards_tenant`,
-/// `$libdir/boards_tenant`, `boards_tenant.so`, quoted or not).
-fn lists_library(list: &str) -> bool {
-    list.split(',')
-        .map(|entry| entry.trim().trim_matches('"'))
-        .map(|entry| entry.rsplit('/').next().unwrap_or(entry))
-        .map(|entry| entry.strip_suffix(".so").unwrap_or(entry))
-        .any(|entry| entry == "boards_tenant")
+/// Privileges on the extension's tables beyond what it granted (`grants.rs`).
+fn foreign_grant_check() -> ExtResult<Vec<Finding>> {
+    Ok(grants::foreign_grants()?
+        .into_iter()
+        .map(|grant| {
+            let fix = grant.revoke_statement();
+            Finding::config(
+                "extension_table_privilege_granted",
+                "critical",
+                &grant.table,
+                json!({
+                    "grantee": grant.grantee,
+                    "privilege": grant.privilege_text(),
+                    "fix": fix,
+                }),
+            )
+        })
+        .collect())
 }
 
+/// The library must be loaded by `shared_preload_libraries` (`preload.rs`); this backend knows
+/// whether it was, which is the whole server's answer.
 fn preload_check() -> ExtResult<Vec<Finding>> {
+    if preload::preloaded() {
+        return Ok(Vec::new());
+    }
     let (shared, session) = db::rows(
         "SELECT pg_catalog.current_setting('shared_preload_libraries'),
                 pg_catalog.current_setting('session_preload_libraries')",
@@ -1296,22 +1315,14 @@ fn preload_check() -> ExtResult<Vec<Finding>> {
     .into_iter()
     .next()
     .unwrap_or_default();
-    if lists_library(&shared) || lists_library(&session) {
-        return Ok(Vec::new());
-    }
-    let wanted = if shared.trim().is_empty() {
-        "boards_tenant".to_owned()
-    } else {
-        format!("{shared}, boards_tenant")
-    };
     Ok(vec![Finding::config(
         "library_not_preloaded",
-        "low",
+        "critical",
         "shared_preload_libraries",
         json!({
             "shared_preload_libraries": shared,
             "session_preload_libraries": session,
-            "fix": format!("ALTER SYSTEM SET shared_preload_libraries = {}; then restart the server", lit(&wanted)),
+            "fix": format!("{} in postgresql.conf, then restart the server", preload::setting_line()),
         }),
     )])
 }
@@ -1574,16 +1585,6 @@ fn boards_tenant_audit_json(tenant_slug: default!(Option<String>, "NULL")) -> Sq
 #[pg_schema]
 mod tests {
     use super::*;
-
-    #[pg_test]
-    fn preload_lists_are_parsed() {
-        assert!(lists_library("boards_tenant"));
-        assert!(lists_library("pg_stat_statements, boards_tenant"));
-        assert!(lists_library("$libdir/boards_tenant"));
-        assert!(lists_library("\"boards_tenant.so\""));
-        assert!(!lists_library(""));
-        assert!(!lists_library("boards_tenant_other"));
-    }
 
     #[pg_test]
     fn recommendations_name_each_check_once() {

@@ -21,6 +21,7 @@ use crate::context::{self, to_pg_uuid};
 use crate::diagnostics;
 use crate::error::{ExtError, ExtResult, SqlResult};
 use crate::keys;
+use crate::preload;
 use crate::settings::{self, LogLevel};
 use crate::tenants::{self, TenantRow};
 
@@ -246,6 +247,7 @@ fn set_tenant_from_jwt(
     x_tenant: Option<&str>,
     is_local: bool,
 ) -> ExtResult<Rc<Context>> {
+    preload::require()?;
     let verified = verify(token)?;
     let (chosen, member) = choose(&verified, x_tenant)?;
     let user_id = match member {
@@ -307,6 +309,7 @@ fn boards_authenticate(
     token: Option<String>,
     is_local: default!(bool, false),
 ) -> SqlResult<String> {
+    preload::require()?;
     let token = token.ok_or_else(|| ExtError::from(CoreError::unauthenticated("token is NULL")))?;
     let verified = verify(&token)?;
     let ctx = Context {
@@ -344,6 +347,7 @@ fn boards_set_tenant(
     >,
     ErrorReport,
 > {
+    preload::require()?;
     let slug = slug.ok_or_else(|| ExtError::InvalidArgument("slug must not be NULL".into()))?;
     boards_tenant_core::slug::validate_slug(&slug).map_err(ExtError::from)?;
     let tenant =

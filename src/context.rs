@@ -21,7 +21,8 @@ use boards_tenant_core::context::Context;
 use pgrx::prelude::*;
 use pgrx::{pg_sys, JsonB};
 
-use crate::error::{ExtError, ExtResult};
+use crate::error::{ExtError, ExtResult, SqlResult};
+use crate::preload;
 use crate::settings;
 use crate::tenant_status;
 
@@ -124,34 +125,40 @@ pub fn current_with_tenant() -> Option<Rc<Context>> {
     current().filter(|ctx| ctx.tenant_id.is_some_and(tenant_status::usable))
 }
 
-/// The tenant of the current context: what every tenant policy compares with.
+/// The tenant of the current context: what every tenant policy compares with. Like every
+/// reader, it refuses (55000) when the library was not preloaded (`preload.rs`): a policy then
+/// fails the statement rather than trusting settings a client could have reset.
 #[pg_extern(stable, parallel_safe)]
-fn boards_current_tenant() -> Option<pgrx::Uuid> {
-    current_with_tenant()?.tenant_id.map(to_pg_uuid)
+fn boards_current_tenant() -> SqlResult<Option<pgrx::Uuid>> {
+    preload::require()?;
+    Ok(current_with_tenant().and_then(|ctx| ctx.tenant_id.map(to_pg_uuid)))
 }
 
 #[pg_extern(stable, parallel_safe)]
-fn boards_current_tenant_slug() -> Option<String> {
-    current_with_tenant()?.tenant_slug.clone()
+fn boards_current_tenant_slug() -> SqlResult<Option<String>> {
+    preload::require()?;
+    Ok(current_with_tenant().and_then(|ctx| ctx.tenant_slug.clone()))
 }
 
 /// The verified subject (`sub`) of the token behind the context.
 #[pg_extern(stable, parallel_safe)]
-fn boards_current_subject() -> Option<String> {
-    current()?.subject.clone()
+fn boards_current_subject() -> SqlResult<Option<String>> {
+    preload::require()?;
+    Ok(current().and_then(|ctx| ctx.subject.clone()))
 }
 
 /// The subject's `boards.users` row in the current tenant.
 #[pg_extern(stable, parallel_safe)]
-fn boards_current_user_id() -> Option<pgrx::Uuid> {
-    current_with_tenant()?.user_id.map(to_pg_uuid)
+fn boards_current_user_id() -> SqlResult<Option<pgrx::Uuid>> {
+    preload::require()?;
+    Ok(current_with_tenant().and_then(|ctx| ctx.user_id.map(to_pg_uuid)))
 }
 
 /// The verified claims of the token behind the context.
 #[pg_extern(stable, parallel_safe)]
-fn boards_current_claims() -> Option<JsonB> {
-    let ctx = current()?;
-    Some(JsonB(serde_json::Value::Object(ctx.claims.clone())))
+fn boards_current_claims() -> SqlResult<Option<JsonB>> {
+    preload::require()?;
+    Ok(current().map(|ctx| JsonB(serde_json::Value::Object(ctx.claims.clone()))))
 }
 
 /// Clears the context: no tenant, no identity.
@@ -183,7 +190,10 @@ mod tests {
         assert_eq!(ctx.tenant_slug.as_deref(), Some("default"));
         assert_eq!(ctx.subject.as_deref(), Some("alice"));
         // The default tenant exists and is active, so the gated reader sees it too.
-        assert_eq!(boards_current_tenant(), Some(to_pg_uuid(uuid::Uuid::nil())));
+        assert_eq!(
+            boards_current_tenant().ok().flatten(),
+            Some(to_pg_uuid(uuid::Uuid::nil()))
+        );
         clear();
         assert!(current().is_none());
     }
@@ -194,14 +204,14 @@ mod tests {
         ctx.tenant_id = Some(uuid::Uuid::from_u128(42));
         install(ctx, true).unwrap();
         assert!(current().is_some(), "the context itself is there");
-        assert_eq!(boards_current_tenant(), None);
-        assert_eq!(boards_current_tenant_slug(), None);
+        assert_eq!(boards_current_tenant().ok().flatten(), None);
+        assert_eq!(boards_current_tenant_slug().ok().flatten(), None);
     }
 
     #[pg_test]
     fn garbage_in_the_setting_is_no_context() {
         Spi::run("SET boards.context = 'not a context'").unwrap();
         assert!(current().is_none());
-        assert_eq!(boards_current_tenant(), None);
+        assert_eq!(boards_current_tenant().ok().flatten(), None);
     }
 }

@@ -11,7 +11,7 @@ use pgrx::prelude::*;
 use pgrx::spi::{SpiHeapTupleData, SpiTupleTable};
 use pgrx::{FromDatum, IntoDatum};
 
-use crate::error::ExtResult;
+use crate::error::{ExtError, ExtResult};
 
 /// While alive, `search_path` is `pg_catalog, pg_temp`; the previous value comes back on drop
 /// (on an error, the transaction or subtransaction abort restores it as well).
@@ -58,10 +58,24 @@ pub fn one<T: FromDatum + IntoDatum>(sql: &str, args: &[DatumWithOid]) -> ExtRes
     })?)
 }
 
+/// Every write goes through `one_mut`, `run` or `rows_mut`, which refuse up front in a
+/// read-only transaction (`SET TRANSACTION READ ONLY`, `default_transaction_read_only`, a hot
+/// standby): PostgreSQL would refuse deeper inside, on a standby with an internal error
+/// ("cannot assign TransactionIds during recovery") rather than a clear one.
+fn writable() -> ExtResult<()> {
+    // SAFETY: reads a plain global of the transaction state; a standby forces it on.
+    if unsafe { pg_sys::XactReadOnly } {
+        Err(ExtError::ReadOnly)
+    } else {
+        Ok(())
+    }
+}
+
 /// Like `one`, for a statement that writes (`INSERT ... RETURNING`, data-modifying CTEs).
 /// No row limit: a limited `INSERT ... RETURNING` stops before the statement ends, and then
 /// the table's statement-level AFTER triggers never fire.
 pub fn one_mut<T: FromDatum + IntoDatum>(sql: &str, args: &[DatumWithOid]) -> ExtResult<Option<T>> {
+    writable()?;
     Ok(pinned(|| {
         Spi::connect_mut(|c| first(c.update(sql, None, args)?))
     })?)
@@ -75,8 +89,9 @@ fn first<T: FromDatum + IntoDatum>(table: SpiTupleTable) -> pgrx::spi::Result<Op
     }
 }
 
-/// Runs a statement for its effect.
+/// Runs a statement for its effect (a write, DDL or a lock).
 pub fn run(sql: &str, args: &[DatumWithOid]) -> ExtResult<()> {
+    writable()?;
     Ok(pinned(|| Spi::run_with_args(sql, args))?)
 }
 
@@ -98,8 +113,9 @@ pub fn rows_mut<R>(
     args: &[DatumWithOid],
     map: impl FnMut(&SpiHeapTupleData) -> pgrx::spi::Result<R>,
 ) -> ExtResult<Vec<R>> {
-    Ok(Spi::connect_mut(|c| {
-        collect(c.update(sql, None, args)?, map)
+    writable()?;
+    Ok(pinned(|| {
+        Spi::connect_mut(|c| collect(c.update(sql, None, args)?, map))
     })?)
 }
 

@@ -15,6 +15,7 @@ use pgrx::prelude::*;
 
 use crate::db;
 use crate::error::{ExtError, ExtResult, SqlResult};
+use crate::grants;
 use crate::policy::{self, OwnDdl, DEFAULT_TENANT_COLUMN};
 use crate::settings;
 
@@ -106,6 +107,29 @@ fn loading_a_dump(superuser: bool) -> bool {
     superuser && unsafe { !pg_sys::check_function_bodies }
 }
 
+/// The extension's own tables keep exactly the privileges the extension gave them, whoever
+/// granted more (superusers included): see `grants.rs`. Not while the extension's own script
+/// runs, which is what defines those privileges.
+fn guard_extension_tables() -> ExtResult<()> {
+    // SAFETY: reads a plain global flag, set while CREATE/ALTER EXTENSION runs a script.
+    if unsafe { pg_sys::creating_extension } {
+        return Ok(());
+    }
+    let revoked = {
+        let _own = OwnDdl::begin();
+        grants::revoke_foreign_grants()?
+    };
+    for grant in revoked {
+        pgrx::warning!(
+            "boards_tenant: revoked {} on {} from {}: the extension's tables keep the privileges the extension gave them (key material, the registry and membership are the admin role's)",
+            grant.privilege_text(),
+            grant.table,
+            grant.grantee
+        );
+    }
+    Ok(())
+}
+
 fn on_ddl_command_end() -> ExtResult<()> {
     if OwnDdl::active() {
         return Ok(());
@@ -118,6 +142,7 @@ fn on_ddl_command_end() -> ExtResult<()> {
         }
     }
     refuse_materialized_views(superuser)?;
+    guard_extension_tables()?;
     for state in policy::states(None)? {
         if !state.exists {
             continue;

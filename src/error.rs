@@ -40,7 +40,13 @@ pub enum ExtError {
         detail: Option<String>,
     },
 
-    #[error("internal error in boards_tenant: {0}")]
+    #[error("boards_tenant must be loaded by shared_preload_libraries")]
+    NotPreloaded { setting_line: String },
+
+    #[error("this request must write (first-use membership, registration or administration), and the transaction is read-only")]
+    ReadOnly,
+
+    #[error("boards_tenant could not run one of its queries: {0}")]
     Spi(#[from] pgrx::spi::Error),
 }
 
@@ -65,13 +71,15 @@ impl ExtError {
             ExtError::TenantNotFound(_)
             | ExtError::KeyNotFound(_)
             | ExtError::MemberNotFound { .. } => ERRCODE_UNDEFINED_OBJECT,
-            ExtError::TenantNotActive { .. } | ExtError::NotAllowed(_) => {
-                ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE
-            }
+            ExtError::TenantNotActive { .. }
+            | ExtError::NotAllowed(_)
+            | ExtError::NotPreloaded { .. } => ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+            ExtError::ReadOnly => ERRCODE_READ_ONLY_SQL_TRANSACTION,
             ExtError::TenantExists(_) | ExtError::KeyExists(_) => ERRCODE_UNIQUE_VIOLATION,
             ExtError::InvalidArgument(_) => ERRCODE_INVALID_PARAMETER_VALUE,
             ExtError::Forbidden { .. } => ERRCODE_INSUFFICIENT_PRIVILEGE,
-            ExtError::Spi(_) => ERRCODE_INTERNAL_ERROR,
+            // Not XX000: the client gets a code of the class for errors inside a routine.
+            ExtError::Spi(_) => ERRCODE_EXTERNAL_ROUTINE_EXCEPTION,
         }
     }
 
@@ -79,6 +87,9 @@ impl ExtError {
         match self {
             ExtError::Core(e) => e.detail(),
             ExtError::Forbidden { detail, .. } => detail.clone(),
+            ExtError::NotPreloaded { .. } => Some(
+                "Loaded later, PostgreSQL lets a client's startup options reset database- and role-level boards.* settings to their defaults, so tenant contexts are refused.".into(),
+            ),
             _ => None,
         }
     }
@@ -92,6 +103,16 @@ impl ExtError {
             ExtError::TenantNotActive { status, .. } if status == "pending_approval" => {
                 Some("An administrator must run boards_tenant_approve() first.".into())
             }
+            ExtError::NotPreloaded { setting_line } => Some(format!(
+                "Add this line to postgresql.conf and restart the server: {setting_line}"
+            )),
+            // SAFETY: RecoveryInProgress reads shared state; callable in any backend.
+            ExtError::ReadOnly if unsafe { pgrx::pg_sys::RecoveryInProgress() } => Some(
+                "This server is a hot standby: send requests that write (a subject's first request to a tenant, registration, administration) to the primary.".into(),
+            ),
+            ExtError::ReadOnly => Some(
+                "Run it in a read-write transaction (see default_transaction_read_only and SET TRANSACTION READ WRITE).".into(),
+            ),
             _ => None,
         }
     }

@@ -9,6 +9,7 @@ use pgrx::{pg_sys, spi};
 use crate::context;
 use crate::db;
 use crate::error::{ExtError, ExtResult, SqlResult};
+use crate::preload;
 
 /// The table behind a resource type: the Boards resources by name, or a protected table the
 /// caller named (resolved with the caller's `search_path` by the SQL wrapper).
@@ -120,6 +121,7 @@ mod boards {
         resource_id: Option<pgrx::Uuid>,
         named_table: Option<pg_sys::Oid>,
     ) -> SqlResult<()> {
+        preload::require()?;
         let tenant_id = tenant_id
             .ok_or_else(|| ExtError::InvalidArgument("tenant_id must not be NULL".into()))?;
         let resource_type = resource_type

@@ -19,11 +19,13 @@ mod db;
 mod ddl_guard;
 mod diagnostics;
 mod error;
+mod grants;
 mod invalidation;
 mod isolation;
 mod keys;
 mod migrate;
 mod policy;
+mod preload;
 mod registration;
 mod settings;
 mod sqltypes;
@@ -45,6 +47,7 @@ extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
+    preload::record_load();
     settings::register();
     invalidation::register();
 }

@@ -20,6 +20,7 @@ use serde_json::json;
 use crate::context;
 use crate::db;
 use crate::error::{ExtError, ExtResult, SqlResult};
+use crate::preload;
 use crate::settings;
 use crate::tenants;
 
@@ -148,6 +149,8 @@ fn boards_tenant_register(
     organization_slug: default!(Option<String>, "NULL"),
     include_sample_data: default!(bool, true),
 ) -> SqlResult<JsonB> {
+    // The approval, domain and limit settings are what registration enforces.
+    preload::require()?;
     let req = RegistrationRequest {
         organization_name: organization_name.unwrap_or_default(),
         admin_email: admin_email.unwrap_or_default(),
@@ -160,13 +163,14 @@ fn boards_tenant_register(
 
 /// The registration settings in force.
 #[pg_extern(stable, parallel_safe)]
-fn boards_tenant_registration_status() -> JsonB {
+fn boards_tenant_registration_status() -> SqlResult<JsonB> {
+    preload::require()?;
     let policy = policy();
-    JsonB(json!({
+    Ok(JsonB(json!({
         "enabled": policy.multi_tenant_mode,
         "requires_approval": policy.requires_approval,
         "max_tenants_per_user": policy.max_tenants_per_user,
         "allowed_domains": (!policy.allowed_domains.is_empty()).then_some(&policy.allowed_domains),
         "frontend_base_url": settings::string(&settings::FRONTEND_BASE_URL),
-    }))
+    })))
 }
