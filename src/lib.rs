@@ -48,6 +48,7 @@ extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     preload::record_load();
+    preload::warn_if_installing_without_preload();
     settings::register();
     invalidation::register();
 }

@@ -26,6 +26,19 @@ pub fn record_load() {
     PRELOADED.store(preloading, Ordering::Relaxed);
 }
 
+/// `CREATE EXTENSION` works without preload, so an admin can install first and restart
+/// after; it says what is missing. (A backend that loads the library for the script gets
+/// here with `creating_extension` set.)
+pub fn warn_if_installing_without_preload() {
+    // SAFETY: reads a plain global flag, set while CREATE/ALTER EXTENSION runs a script.
+    if !preloaded() && unsafe { pg_sys::creating_extension } {
+        pgrx::warning!(
+            "boards_tenant is not loaded by shared_preload_libraries: tenant contexts are refused until it is. Add this line to postgresql.conf and restart the server: {}",
+            setting_line()
+        );
+    }
+}
+
 /// Whether `shared_preload_libraries` loaded this library.
 pub fn preloaded() -> bool {
     PRELOADED.load(Ordering::Relaxed)

@@ -3,6 +3,7 @@
 use postgres::error::DbError;
 
 pub mod deployment;
+pub mod settings;
 
 pub use boards_tenant_harness as harness;
 pub use boards_tenant_harness::error_text;

@@ -1285,7 +1285,7 @@ fn library_not_preloaded() {
     has_fix(expect(
         &rows,
         "library_not_preloaded",
-        "low",
+        "critical",
         "shared_preload_libraries",
         None,
     ));
