@@ -30,7 +30,7 @@ rm -rf "$pgdata"
 step "Installing the extension for the integration tests"
 install_extension
 
-step "Integration tests: harness, context, RLS, tenants, registration, audit, attacks, pooling, crash safety, upgrade and restore, CLI"
+step "Integration tests: harness, context, RLS, tenants, registration, audit, attacks, configurations (with and without preload), hot standby, pooling, crash safety, upgrade and restore, CLI"
 BOARDS_TENANT_SKIP_INSTALL=1 cargo test -p boards_tenant_harness -p boards_tenant_tests -p boards-tenant
 
 step "Context, RLS and attack tests again, on databases upgraded from 0.1.0"

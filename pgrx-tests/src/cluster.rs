@@ -64,6 +64,8 @@ pub struct Cluster {
     data: PathBuf,
     log: PathBuf,
     port: u16,
+    /// What it was started with; a standby of it is started alike.
+    options: ClusterOptions,
     /// Template copies fail when two run at once ("source database is being accessed").
     create_db: Mutex<()>,
     next_db: AtomicUsize,
@@ -113,6 +115,86 @@ impl Cluster {
 
     fn try_start(opts: &ClusterOptions) -> Result<Cluster, String> {
         install::ensure_installed()?;
+        let cluster = Cluster::empty(opts)?;
+        cluster.initdb()?;
+        let cluster = cluster.start_on_free_port(opts)?;
+        cluster.create_roles()?;
+        cluster.create_template(opts.upgraded_from.as_deref())?;
+        Ok(cluster)
+    }
+
+    /// A hot standby of this cluster: a base backup (`pg_basebackup -R`, streaming from this
+    /// server) in a directory of its own, started on its own port with this cluster's
+    /// options; stopped and removed on Drop. Wait for changes made on this cluster with
+    /// [`Cluster::wait_for_replay`].
+    pub fn start_standby(&self) -> Cluster {
+        self.try_start_standby()
+            .unwrap_or_else(|e| panic!("the standby could not start: {e}"))
+    }
+
+    fn try_start_standby(&self) -> Result<Cluster, String> {
+        let standby = Cluster::empty(&self.options)?;
+        let output = ServerUser::get()
+            .command(os::bindir().join("pg_basebackup"), &standby.root)
+            .args([
+                "-h",
+                HOST,
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                SUPERUSER,
+                "-D",
+            ])
+            .arg(&standby.data)
+            .args(["-R", "-X", "stream", "-c", "fast", "--no-sync"])
+            .output()
+            .map_err(|e| format!("running pg_basebackup: {e}"))?;
+        if !output.status.success() {
+            return Err(format!("pg_basebackup failed: {}", os::describe(&output)));
+        }
+        // The copied harness.conf names the primary's port: starting rewrites it.
+        standby.start_on_free_port(&self.options)
+    }
+
+    /// Waits until this standby has replayed everything `primary` had written when called
+    /// (bounded: panics with the standby's log after a minute). The target is the end of a
+    /// WAL record written for the purpose: the write position (`pg_current_wal_lsn()`) may
+    /// lag behind commits under `synchronous_commit = off`, and an idle server's insert
+    /// position can lie past the end of its last record, where replay never gets.
+    pub fn wait_for_replay(&self, primary: &Cluster) {
+        let target: String = primary
+            .superuser_client("postgres")
+            .query_one(
+                "SELECT pg_catalog.pg_logical_emit_message(false, 'boards_tenant_harness', 'replay')::text",
+                &[],
+            )
+            .map(|row| row.get(0))
+            .unwrap_or_else(|e| panic!("reading the primary's WAL position: {}", error_text(&e)));
+        let mut standby = self.superuser_client("postgres");
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            let replayed: bool = standby
+                .query_one(
+                    "SELECT coalesce(pg_catalog.pg_last_wal_replay_lsn() >= $1::text::pg_lsn, false)",
+                    &[&target],
+                )
+                .map(|row| row.get(0))
+                .unwrap_or_else(|e| panic!("reading the standby's replay position: {}", error_text(&e)));
+            if replayed {
+                return;
+            }
+            if std::time::Instant::now() > deadline {
+                panic!(
+                    "the standby did not replay up to {target} in a minute\n--- standby log ---\n{}",
+                    self.server_log()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// A directory with a watchdog and nothing in it yet (`sock/` made).
+    fn empty(opts: &ClusterOptions) -> Result<Cluster, String> {
         let user = ServerUser::get();
         let root = os::make_temp_dir("boards_tenant_")?;
         let watchdog = user
@@ -128,6 +210,7 @@ impl Cluster {
             log: root.join("server.log"),
             root,
             port: 0,
+            options: opts.clone(),
             create_db: Mutex::new(()),
             next_db: AtomicUsize::new(1),
             stopped: AtomicBool::new(false),
@@ -136,10 +219,6 @@ impl Cluster {
         let sock = cluster.root.join("sock");
         std::fs::create_dir(&sock).map_err(|e| format!("mkdir {}: {e}", sock.display()))?;
         user.chown(&sock)?;
-        cluster.initdb()?;
-        let cluster = cluster.start_on_free_port(opts)?;
-        cluster.create_roles()?;
-        cluster.create_template(opts.upgraded_from.as_deref())?;
         Ok(cluster)
     }
 
