@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Command A of the README: set up a fresh Debian machine (idempotent), build and install the
 # extension and the CLI, start a throwaway cluster, run the end-to-end demo through psql and
-# the CLI, stop the cluster.
+# the CLI, stop the cluster. On PostgreSQL 15 (Debian's) unless BOARDS_PG names another
+# supported major version (BOARDS_PG=17 bash scripts/demo.sh).
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
 cd "$BOARDS_ROOT"
@@ -13,13 +14,13 @@ step "Building the boards-tenant CLI"
 cargo build --release -p boards-tenant
 CLI="$BOARDS_ROOT/target/release/boards-tenant"
 
-step "Starting a throwaway PostgreSQL 15 cluster"
+step "Starting a throwaway PostgreSQL $BOARDS_PG cluster ($PG_CONFIG)"
 trap stop_cluster EXIT
 start_cluster
 echo "cluster in $CLUSTER_DIR, port $CLUSTER_PORT"
 
 step "demo/demo.sql"
-psql -X -f demo/demo.sql 2>&1
+"$("$PG_CONFIG" --bindir)/psql" -X -f demo/demo.sql 2>&1
 
 step "The CLI, as the admin role (PG* variables pick the connection)"
 export PGUSER=boards_admin

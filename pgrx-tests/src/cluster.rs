@@ -38,6 +38,10 @@ pub struct ClusterOptions {
     /// UPDATE`), so that a suite runs against upgraded databases; `None`: a fresh
     /// `CREATE EXTENSION` of the current version.
     pub upgraded_from: Option<String>,
+    /// The PostgreSQL installation to run, by its `pg_config`; `None`: `$PG_CONFIG`, else the
+    /// first on `$PATH`. The extension must be installed there (the harness installs it only
+    /// into the default one).
+    pub pg_config: Option<PathBuf>,
 }
 
 /// Set to an earlier version (e.g. `0.1.0`) to run a test binary's shared cluster on
@@ -54,6 +58,7 @@ impl Default for ClusterOptions {
             upgraded_from: std::env::var(UPGRADED_FROM_VAR)
                 .ok()
                 .filter(|v| !v.is_empty()),
+            pg_config: None,
         }
     }
 }
@@ -64,6 +69,8 @@ pub struct Cluster {
     data: PathBuf,
     log: PathBuf,
     port: u16,
+    /// The installation's programs (`pg_config --bindir`).
+    bindir: PathBuf,
     /// What it was started with; a standby of it is started alike.
     options: ClusterOptions,
     /// Template copies fail when two run at once ("source database is being accessed").
@@ -135,7 +142,7 @@ impl Cluster {
     fn try_start_standby(&self) -> Result<Cluster, String> {
         let standby = Cluster::empty(&self.options)?;
         let output = ServerUser::get()
-            .command(os::bindir().join("pg_basebackup"), &standby.root)
+            .command(self.bindir.join("pg_basebackup"), &standby.root)
             .args([
                 "-h",
                 HOST,
@@ -158,18 +165,26 @@ impl Cluster {
 
     /// Waits until this standby has replayed everything `primary` had written when called
     /// (bounded: panics with the standby's log after a minute). The target is the end of a
-    /// WAL record written for the purpose: the write position (`pg_current_wal_lsn()`) may
-    /// lag behind commits under `synchronous_commit = off`, and an idle server's insert
-    /// position can lie past the end of its last record, where replay never gets.
+    /// WAL record written for the purpose, in a transaction committed synchronously, so the
+    /// record and everything before it are flushed and streamed: the write position
+    /// (`pg_current_wal_lsn()`) may lag behind commits under `synchronous_commit = off`, and an
+    /// idle server's insert position can lie past the end of its last record.
     pub fn wait_for_replay(&self, primary: &Cluster) {
-        let target: String = primary
-            .superuser_client("postgres")
-            .query_one(
-                "SELECT pg_catalog.pg_logical_emit_message(false, 'boards_tenant_harness', 'replay')::text",
-                &[],
-            )
-            .map(|row| row.get(0))
-            .unwrap_or_else(|e| panic!("reading the primary's WAL position: {}", error_text(&e)));
+        let mut client = primary.superuser_client("postgres");
+        let target: String = client
+            .transaction()
+            .and_then(|mut tx| {
+                tx.batch_execute("SET LOCAL synchronous_commit = on")?;
+                let lsn = tx
+                    .query_one(
+                        "SELECT pg_catalog.pg_logical_emit_message(true, 'boards_tenant_harness', 'replay')::text",
+                        &[],
+                    )?
+                    .get(0);
+                tx.commit()?;
+                Ok(lsn)
+            })
+            .unwrap_or_else(|e| panic!("marking the primary's WAL position: {}", error_text(&e)));
         let mut standby = self.superuser_client("postgres");
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
         loop {
@@ -193,13 +208,121 @@ impl Cluster {
         }
     }
 
+    /// `pg_upgrade` of `old` (stopped first) into a new cluster of the installation `opts`
+    /// names, which is started and returned; `old` keeps its data, stopped, until dropped.
+    /// The extension must be installed in the new installation.
+    pub fn pg_upgrade(old: &Cluster, opts: ClusterOptions) -> Cluster {
+        let upgraded = Cluster::empty(&opts)
+            .and_then(|mut new| {
+                new.initdb()?;
+                new.port = free_port()?;
+                new.write_conf(&opts)?;
+                Ok(new)
+            })
+            .unwrap_or_else(|e| panic!("preparing the cluster to upgrade into: {e}"));
+        // pg_upgrade connects to every database but template0.
+        old.superuser_client("postgres")
+            .batch_execute(&format!(
+                "ALTER DATABASE {TEMPLATE_DB} WITH ALLOW_CONNECTIONS true"
+            ))
+            .unwrap_or_else(|e| panic!("opening {TEMPLATE_DB} for pg_upgrade: {}", error_text(&e)));
+        old.stop_server();
+        let output = ServerUser::get()
+            .command(upgraded.bindir.join("pg_upgrade"), &upgraded.root)
+            .arg("-b")
+            .arg(&old.bindir)
+            .arg("-B")
+            .arg(&upgraded.bindir)
+            .arg("-d")
+            .arg(&old.data)
+            .arg("-D")
+            .arg(&upgraded.data)
+            .args([
+                "-p",
+                &old.port.to_string(),
+                "-P",
+                &upgraded.port.to_string(),
+            ])
+            .args(["-U", SUPERUSER])
+            .output()
+            .unwrap_or_else(|e| panic!("running pg_upgrade: {e}"));
+        if !output.status.success() {
+            panic!(
+                "pg_upgrade failed: {}\n--- its logs ---\n{}",
+                os::describe(&output),
+                upgraded.pg_upgrade_logs()
+            );
+        }
+        upgraded
+            .pg_ctl_start()
+            .unwrap_or_else(|e| panic!("starting the upgraded cluster: {e}"));
+        upgraded
+    }
+
+    /// The last lines of every log a failed pg_upgrade left (they go with the directory).
+    fn pg_upgrade_logs(&self) -> String {
+        let mut out = String::new();
+        let mut dirs = vec![self.data.join("pg_upgrade_output.d")];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path.extension().is_some_and(|e| e == "log") {
+                    let text = std::fs::read_to_string(&path).unwrap_or_default();
+                    let tail: Vec<&str> = text.lines().rev().take(120).collect();
+                    out.push_str(&format!("== {}\n", path.display()));
+                    for line in tail.into_iter().rev() {
+                        out.push_str(line);
+                        out.push('\n');
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    /// Stops the server (fast), keeping its data; `Drop` still removes the directory.
+    pub fn stop_server(&self) {
+        let stop = self.pg_ctl(&["-w", "-t", "60", "stop", "-m", "fast"]);
+        if !stop.status.success() {
+            panic!("pg_ctl stop failed: {}", os::describe(&stop));
+        }
+    }
+
+    /// The server's major version, from `pg_config --version` of its installation.
+    pub fn major_version(&self) -> u32 {
+        let output = std::process::Command::new(self.bindir.join("pg_config"))
+            .arg("--version")
+            .output()
+            .unwrap_or_else(|e| panic!("pg_config --version: {e}"));
+        let text = String::from_utf8_lossy(&output.stdout);
+        text.split_whitespace()
+            .nth(1)
+            .and_then(|v| v.split('.').next())
+            .and_then(|major| major.parse().ok())
+            .unwrap_or_else(|| panic!("unexpected pg_config --version output: {text}"))
+    }
+
+    /// A handle on an existing database of this cluster (after a `pg_upgrade`, a restore).
+    pub fn database(&self, name: &str) -> TestDb<'_> {
+        TestDb {
+            cluster: self,
+            name: name.to_owned(),
+        }
+    }
+
     /// A directory with a watchdog and nothing in it yet (`sock/` made).
     fn empty(opts: &ClusterOptions) -> Result<Cluster, String> {
         let user = ServerUser::get();
+        let bindir = match &opts.pg_config {
+            Some(pg_config) => os::bindir_of(pg_config),
+            None => os::bindir().to_owned(),
+        };
         let root = os::make_temp_dir("boards_tenant_")?;
         let watchdog = user
             .chown(&root)
-            .and_then(|()| Watchdog::spawn(&root, &root.join("data")))
+            .and_then(|()| Watchdog::spawn(&bindir, &root, &root.join("data")))
             .inspect_err(|_| {
                 // Nothing runs in it yet; a failed removal only leaves an empty directory.
                 let _ = std::fs::remove_dir(&root);
@@ -210,6 +333,7 @@ impl Cluster {
             log: root.join("server.log"),
             root,
             port: 0,
+            bindir,
             options: opts.clone(),
             create_db: Mutex::new(()),
             next_db: AtomicUsize::new(1),
@@ -224,7 +348,7 @@ impl Cluster {
 
     fn initdb(&self) -> Result<(), String> {
         let output = ServerUser::get()
-            .command(os::bindir().join("initdb"), &self.root)
+            .command(self.bindir.join("initdb"), &self.root)
             .arg("-D")
             .arg(&self.data)
             .args(["-U", SUPERUSER, "--auth=trust", "-E", "UTF8", "--locale=C"])
@@ -352,6 +476,17 @@ impl Cluster {
             let mut template = self
                 .connect_to(TEMPLATE_DB, SUPERUSER, None)
                 .map_err(|e| format!("connecting to {TEMPLATE_DB}: {e}"))?;
+            // The deployment the README requires: the app role can create in no schema. From
+            // PostgreSQL 15 on that is the default for `public`; before, it must be revoked.
+            template
+                .batch_execute(
+                    "DO $$ BEGIN
+                         IF current_setting('server_version_num')::int < 150000 THEN
+                             REVOKE CREATE ON SCHEMA public FROM PUBLIC;
+                         END IF;
+                     END $$",
+                )
+                .map_err(|e| format!("revoking CREATE on public: {}", error_text(&e)))?;
             let sql = match upgraded_from {
                 None => "CREATE EXTENSION boards_tenant".to_owned(),
                 Some(version) => format!(
@@ -431,7 +566,7 @@ impl Cluster {
     /// The path of one of the server's programs (`pg_dump`, `pg_restore`, ...), from
     /// `pg_config --bindir`.
     pub fn program(&self, name: &str) -> PathBuf {
-        os::bindir().join(name)
+        self.bindir.join(name)
     }
 
     /// Crash and restart: an immediate-mode stop (no shutdown checkpoint, like a crash of the
@@ -470,7 +605,7 @@ impl Cluster {
     /// without `-l`, the server's output is sent to [`Cluster::server_log`]'s file: left on
     /// our pipes it would keep this call from ever returning.
     pub fn pg_ctl(&self, args: &[&str]) -> Output {
-        let mut cmd = ServerUser::get().command(os::bindir().join("pg_ctl"), &self.root);
+        let mut cmd = ServerUser::get().command(self.bindir.join("pg_ctl"), &self.root);
         cmd.arg("-D").arg(&self.data);
         let starts = args.iter().any(|a| *a == "start" || *a == "restart");
         let has_log = args.iter().any(|a| *a == "-l" || a.starts_with("--log"));
@@ -564,7 +699,7 @@ impl Watchdog {
     /// process died without cleaning up, and the watchdog stops the server and removes
     /// `root`. (Polling with `kill -0 <pid>` would not do: as `postgres` it may not signal
     /// a root test process.)
-    fn spawn(root: &Path, data: &Path) -> Result<Watchdog, String> {
+    fn spawn(bindir: &Path, root: &Path, data: &Path) -> Result<Watchdog, String> {
         const SCRIPT: &str = r#"read line
 [ "$line" = done ] && exit 0
 "$1" -D "$2" -w -t 30 stop -m immediate >/dev/null 2>&1
@@ -574,7 +709,7 @@ rm -rf "$3""#;
             .arg("-c")
             .arg(SCRIPT)
             .arg("boards_tenant_watchdog")
-            .arg(os::bindir().join("pg_ctl"))
+            .arg(bindir.join("pg_ctl"))
             .arg(data)
             .arg(root)
             .stdin(Stdio::piped())
@@ -677,7 +812,10 @@ impl TestDb<'_> {
 
 impl Drop for TestDb<'_> {
     fn drop(&mut self) {
-        if self.cluster.stopped.load(Ordering::SeqCst) {
+        // A stopped server (or one stopped for pg_upgrade) has nothing to drop.
+        if self.cluster.stopped.load(Ordering::SeqCst)
+            || !self.cluster.data.join("postmaster.pid").exists()
+        {
             return;
         }
         let sql = format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name);

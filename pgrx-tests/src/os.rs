@@ -92,23 +92,26 @@ pub(crate) fn pg_config() -> &'static Path {
     })
 }
 
-/// The directory holding `initdb`, `pg_ctl` and `postgres` (`pg_config --bindir`).
+/// The directory holding `initdb`, `pg_ctl` and `postgres` of [`pg_config`]'s installation.
 pub(crate) fn bindir() -> &'static Path {
     static BINDIR: OnceLock<PathBuf> = OnceLock::new();
-    BINDIR.get_or_init(|| {
-        let output = Command::new(pg_config())
-            .arg("--bindir")
-            .output()
-            .unwrap_or_else(|e| panic!("running {} failed: {e}", pg_config().display()));
-        if !output.status.success() {
-            panic!(
-                "{} --bindir failed:\n{}",
-                pg_config().display(),
-                describe(&output)
-            );
-        }
-        PathBuf::from(String::from_utf8_lossy(&output.stdout).trim())
-    })
+    BINDIR.get_or_init(|| bindir_of(pg_config()))
+}
+
+/// `<pg_config> --bindir`: where a PostgreSQL installation keeps its programs.
+pub(crate) fn bindir_of(pg_config: &Path) -> PathBuf {
+    let output = Command::new(pg_config)
+        .arg("--bindir")
+        .output()
+        .unwrap_or_else(|e| panic!("running {} failed: {e}", pg_config.display()));
+    if !output.status.success() {
+        panic!(
+            "{} --bindir failed:\n{}",
+            pg_config.display(),
+            describe(&output)
+        );
+    }
+    PathBuf::from(String::from_utf8_lossy(&output.stdout).trim())
 }
 
 /// A fresh directory `/tmp/<prefix>XXXXXX`, mode 0700, owned by us (mkdtemp).

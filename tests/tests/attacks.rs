@@ -26,7 +26,8 @@ use boards_tenant_harness::postgres::error::DbError;
 use boards_tenant_harness::postgres::Client;
 use boards_tenant_harness::{Cluster, TestDb};
 use boards_tenant_tests::{
-    column, count, db_error, error_text, exec, exec_params, query_text, text, try_context,
+    column, count, db_error, error_text, exec, exec_params, query_text, server_version_num, text,
+    try_context, FORCE_PARALLEL,
 };
 use serde_json::{json, Value};
 
@@ -592,14 +593,6 @@ fn copy_out(client: &mut Client, sql: &str) -> Vec<String> {
         .unwrap_or_else(|e| panic!("{sql}: reading: {e}"));
     out.lines().map(str::to_owned).collect()
 }
-
-/// Settings that make the next queries run in parallel workers only.
-const FORCE_PARALLEL: &str = "SET force_parallel_mode = on;
-     SET parallel_setup_cost = 0;
-     SET parallel_tuple_cost = 0;
-     SET min_parallel_table_scan_size = 0;
-     SET max_parallel_workers_per_gather = 2;
-     SET parallel_leader_participation = off;";
 
 /// Adds 5000 notes to each of A and B (as superuser), so scans go parallel.
 fn bulk_notes(f: &mut Fixture) {
@@ -1428,6 +1421,7 @@ fn attack_alter_role_and_database_settings() {
     let stored_before = stored(&f);
     let db = f.db.name().to_owned();
     let mut app = f.attacker();
+    let parameter_privileges = server_version_num(&mut app) >= 150000;
     let mut statements = Vec::new();
     for (name, forged) in &settings {
         let v = sql_literal(forged);
@@ -1445,12 +1439,17 @@ fn attack_alter_role_and_database_settings() {
                 true,
             ),
             (format!("ALTER SYSTEM SET {name} = {v}"), false),
-            (format!("GRANT SET ON PARAMETER {name} TO boards_app"), true),
-            (
-                format!("GRANT ALTER SYSTEM ON PARAMETER {name} TO boards_app"),
-                true,
-            ),
         ]);
+        // Privileges on parameters exist from PostgreSQL 15 on.
+        if parameter_privileges {
+            statements.extend([
+                (format!("GRANT SET ON PARAMETER {name} TO boards_app"), true),
+                (
+                    format!("GRANT ALTER SYSTEM ON PARAMETER {name} TO boards_app"),
+                    true,
+                ),
+            ]);
+        }
     }
     let failures = failures_of(&mut app, &statements, PERMISSION_DENIED);
     assert!(
@@ -2029,14 +2028,6 @@ fn attack_write_rows_into_b() {
         format!("UPDATE boards.boards SET tenant_id = '{b}', owner_id = '{}'", f.b.owner_id),
         format!("UPDATE boards.users SET tenant_id = '{b}'"),
         format!(
-            "MERGE INTO public.notes n USING (VALUES ('{b}'::uuid, 'merged')) v(t, body)
-             ON n.tenant_id = v.t WHEN NOT MATCHED THEN INSERT (tenant_id, body) VALUES (v.t, v.body)"
-        ),
-        format!(
-            "MERGE INTO public.notes n USING public.notes s ON n.id = s.id
-             WHEN MATCHED THEN UPDATE SET tenant_id = '{b}'"
-        ),
-        format!(
             "WITH moved AS (UPDATE public.notes SET tenant_id = '{b}' RETURNING 1) SELECT count(*) FROM moved"
         ),
         "INSERT INTO boards.tenants (slug, name) VALUES ('tenant-b2', 'B2')".to_owned(),
@@ -2047,6 +2038,24 @@ fn attack_write_rows_into_b() {
         ),
     ]
     .into_iter()
+    .chain(
+        // MERGE exists from PostgreSQL 15 on.
+        (server_version_num(&mut app) >= 150000)
+            .then(|| {
+                [
+                    format!(
+                        "MERGE INTO public.notes n USING (VALUES ('{b}'::uuid, 'merged')) v(t, body)
+                         ON n.tenant_id = v.t WHEN NOT MATCHED THEN INSERT (tenant_id, body) VALUES (v.t, v.body)"
+                    ),
+                    format!(
+                        "MERGE INTO public.notes n USING public.notes s ON n.id = s.id
+                         WHEN MATCHED THEN UPDATE SET tenant_id = '{b}'"
+                    ),
+                ]
+            })
+            .into_iter()
+            .flatten(),
+    )
     .map(|s| (s, true))
     .collect();
     let failures = failures_of(&mut app, &statements, PERMISSION_DENIED);
@@ -2442,10 +2451,21 @@ fn attack_app_view() {
         &format!(
             "CREATE VIEW evil.all_rows AS {union};
              CREATE VIEW evil.barrier WITH (security_barrier) AS SELECT tenant_id::text AS t FROM public.notes;
-             CREATE VIEW evil.invoker WITH (security_invoker = true) AS SELECT tenant_id::text AS t FROM public.owned;
-             CREATE VIEW evil.tenants AS SELECT id::text AS t FROM boards.tenants;
-             GRANT SELECT ON ALL TABLES IN SCHEMA evil TO PUBLIC;"
+             CREATE VIEW evil.tenants AS SELECT id::text AS t FROM boards.tenants;"
         ),
+    );
+    // security_invoker views exist from PostgreSQL 15 on.
+    let mut views = vec!["evil.barrier", "evil.tenants"];
+    if server_version_num(&mut app) >= 150000 {
+        exec(
+            &mut app,
+            "CREATE VIEW evil.invoker WITH (security_invoker = true) AS SELECT tenant_id::text AS t FROM public.owned",
+        );
+        views.push("evil.invoker");
+    }
+    exec(
+        &mut app,
+        "GRANT SELECT ON ALL TABLES IN SCHEMA evil TO PUBLIC",
     );
     let total_a: i64 = TENANT_TABLES.iter().map(|t| f.a_rows(t)).sum();
     for (tenant, total) in [(&f.a, total_a), (&f.b, -1)] {
@@ -2458,7 +2478,7 @@ fn attack_app_view() {
             &tenant.id,
             expected,
         );
-        for view in ["evil.barrier", "evil.invoker", "evil.tenants"] {
+        for view in &views {
             let rows = column(&mut client, &format!("SELECT t FROM {view}"));
             let expected = rows.len() as i64;
             assert!(expected > 0, "{view} as {}: no rows", tenant.slug);

@@ -861,21 +861,21 @@ fn parallel_workers_see_the_context() {
     let db = setup();
     let mut app = db.app();
     slug_and_source(&mut app, &hs256(claims(json!({"tenant": "globex"}))), None);
-    app.batch_execute(
-        "SET force_parallel_mode = on; SET parallel_setup_cost = 0; SET parallel_tuple_cost = 0;",
-    )
-    .unwrap_or_else(|e| panic!("{e}"));
+    app.batch_execute(boards_tenant_tests::FORCE_PARALLEL)
+        .unwrap_or_else(|e| panic!("{e}"));
     let sql =
         "SELECT boards_current_tenant_slug(), boards_current_subject() FROM generate_series(1, 3)";
+    // Executed, not only planned: workers must have launched (the leader does not take part).
     let plan: Vec<String> = app
-        .query(&format!("EXPLAIN (VERBOSE) {sql}"), &[])
+        .query(&format!("EXPLAIN (ANALYZE, VERBOSE, COSTS OFF) {sql}"), &[])
         .unwrap_or_else(|e| panic!("{}", error_text(&e)))
         .iter()
         .map(|r| r.get(0))
         .collect();
     assert!(
-        plan.iter().any(|l| l.contains("Gather")),
-        "no parallel plan: {plan:#?}"
+        plan.iter()
+            .any(|l| l.trim().starts_with("Workers Launched:") && !l.trim().ends_with(": 0")),
+        "no parallel worker ran: {plan:#?}"
     );
     let rows = app
         .query(sql, &[])

@@ -3,7 +3,9 @@
 
 use boards_tenant_harness::{Cluster, TestDb, ADMIN_ROLE, APP_ROLE};
 use boards_tenant_tests::settings::{Expected, Setting, HIDDEN_SETTINGS, SETTINGS};
-use boards_tenant_tests::{assert_sqlstate, assert_sqlstate_in, error_text, query_text};
+use boards_tenant_tests::{
+    assert_sqlstate, assert_sqlstate_in, error_text, query_text, server_version_num,
+};
 
 /// SQLSTATE insufficient_privilege.
 const PERMISSION_DENIED: &str = "42501";
@@ -274,6 +276,16 @@ fn admin_role_can_read_the_bookkeeping_tables() {
 fn names_under_the_boards_prefix_are_reserved() {
     let db = shared_db();
     let mut app = db.app();
+    if server_version_num(&mut app) < 150000 {
+        // Before PostgreSQL 15 no prefix can be reserved: a new name becomes a placeholder,
+        // inert because the library reads only the settings it defines, and those (all
+        // defined at server start: preload is required) stay superuser-only.
+        app.batch_execute("SET boards.anything_new = 'x'")
+            .unwrap_or_else(|e| panic!("a placeholder on PostgreSQL 14: {}", error_text(&e)));
+        let result = app.batch_execute("SET boards.context = '{}'");
+        assert_sqlstate(result, PERMISSION_DENIED);
+        return;
+    }
     let result = app.batch_execute("SET boards.anything_new = 'x'");
     assert_sqlstate(result, INVALID_NAME);
     let result = app.query_one("SELECT set_config('boards.anything_new', 'x', false)", &[]);

@@ -13,7 +13,7 @@ use boards_tenant_harness::postgres::{Client, Config, NoTls};
 use boards_tenant_harness::{Cluster, TestDb, APP_ROLE};
 use boards_tenant_tests::{
     assert_sqlstate, assert_sqlstate_in, column, count, db_error, error_text, exec, exec_params,
-    query_text, text,
+    query_text, text, FORCE_PARALLEL,
 };
 use serde_json::json;
 
@@ -904,15 +904,7 @@ fn a_parallel_query_returns_exactly_own_rows() {
     );
     f.remember();
     let mut app = f.app_as(&f.a);
-    exec(
-        &mut app,
-        "SET force_parallel_mode = on;
-         SET parallel_setup_cost = 0;
-         SET parallel_tuple_cost = 0;
-         SET min_parallel_table_scan_size = 0;
-         SET max_parallel_workers_per_gather = 2;
-         SET parallel_leader_participation = off;",
-    );
+    exec(&mut app, FORCE_PARALLEL);
     let own = f.a.rows("public.notes");
     assert!(own > 5000);
 
