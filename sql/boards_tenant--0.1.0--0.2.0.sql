@@ -15,3 +15,24 @@ ALTER TABLE boards.protected_tables FORCE ROW LEVEL SECURITY;
 CREATE POLICY admin_role_only ON boards.protected_tables
     USING (pg_catalog.pg_has_role('boards_tenant_admin', 'USAGE'))
     WITH CHECK (pg_catalog.pg_has_role('boards_tenant_admin', 'USAGE'));
+
+-- Issue 20: freed slugs are reserved (sql/reserved_slugs.sql, the same text).
+CREATE TABLE boards.reserved_slugs (
+    slug        text        NOT NULL PRIMARY KEY,
+    tenant_id   uuid,
+    reason      text        NOT NULL CHECK (reason IN ('renamed', 'deleted')),
+    reserved_at timestamptz NOT NULL DEFAULT now(),
+    reserved_by text
+);
+COMMENT ON TABLE boards.reserved_slugs IS 'Slugs freed by rename or deletion; no new tenant may take one until boards_tenant_release_slug()';
+REVOKE ALL ON boards.reserved_slugs FROM PUBLIC;
+GRANT SELECT ON boards.reserved_slugs TO boards_tenant_admin;
+SELECT pg_catalog.pg_extension_config_dump('boards.reserved_slugs', '');
+
+CREATE FUNCTION @extschema@.boards_tenant_release_slug(slug text) RETURNS boolean
+LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    WITH released AS (DELETE FROM boards.reserved_slugs r WHERE r.slug = $1 RETURNING 1)
+    SELECT EXISTS (SELECT FROM released)
+$$;
+REVOKE ALL ON FUNCTION @extschema@.boards_tenant_release_slug(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.boards_tenant_release_slug(text) TO boards_tenant_admin;
