@@ -331,7 +331,7 @@ fn snapshot(db: &TestDb, tenant_id: &str) -> Vec<TableState> {
 
 /// Claims of a valid token: `sub`, an hour of validity, and `extra` on top.
 fn claims(sub: &str, extra: Value) -> Value {
-    let mut base = json!({"sub": sub, "exp": jwt::now() + 3600});
+    let mut base = json!({"iat": jwt::now(), "sub": sub, "exp": jwt::now() + 3600});
     if let (Some(base), Some(extra)) = (base.as_object_mut(), extra.as_object()) {
         for (k, v) in extra {
             base.insert(k.clone(), v.clone());
@@ -838,7 +838,9 @@ fn attack_token_expired() {
     let f = Fixture::new();
     let now = jwt::now();
     for exp in [now - 3600, now - 31, 0] {
-        let token = hs256(json!({"sub": "tenant-b-owner", "tenant": "tenant-b", "exp": exp}));
+        let token = hs256(
+            json!({"iat": jwt::now(), "sub": "tenant-b-owner", "tenant": "tenant-b", "exp": exp}),
+        );
         let what = format!("exp {exp}");
         let e = attack_with_token(&f, &what, &token, None, TOKEN_REJECTED);
         assert_message_contains(&what, &e, "token has expired");

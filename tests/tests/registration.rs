@@ -31,7 +31,7 @@ fn multi_tenant_db() -> TestDb<'static> {
 
 /// A token for `subject`, with `extra` claims merged in.
 fn token(subject: &str, extra: Value) -> String {
-    let mut claims = json!({"sub": subject, "exp": jwt::now() + 3600});
+    let mut claims = json!({"iat": jwt::now(), "sub": subject, "exp": jwt::now() + 3600});
     if let (Some(claims), Value::Object(extra)) = (claims.as_object_mut(), extra) {
         claims.extend(extra);
     }
@@ -724,7 +724,7 @@ fn a_squatted_slug_does_not_collect_another_companys_employees() {
     let token = jwt::mint(
         "HS256",
         &jwt::test_kid("HS256"),
-        &json!({"sub": "mallory", "email": "m@evil.com", "exp": jwt::now() + 600}),
+        &json!({"iat": jwt::now(), "sub": "mallory", "email": "m@evil.com", "exp": jwt::now() + 600}),
     );
     mallory
         .query("SELECT boards_authenticate($1)", &[&token])
@@ -750,7 +750,7 @@ fn a_squatted_slug_does_not_collect_another_companys_employees() {
     let victim = jwt::mint(
         "HS256",
         &jwt::test_kid("HS256"),
-        &json!({"sub": "victim", "email": "v@bigcorp.com", "email_verified": true, "exp": jwt::now() + 600}),
+        &json!({"iat": jwt::now(), "sub": "victim", "email": "v@bigcorp.com", "email_verified": true, "exp": jwt::now() + 600}),
     );
     let mut app = db.app();
     assert_sqlstate(
