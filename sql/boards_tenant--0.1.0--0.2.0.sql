@@ -36,3 +36,31 @@ LANGUAGE sql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS 
 $$;
 REVOKE ALL ON FUNCTION @extschema@.boards_tenant_release_slug(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.boards_tenant_release_slug(text) TO boards_tenant_admin;
+
+-- Issue 20: sensitive columns lose their planner statistics (sql/statistics.sql, the same text).
+CREATE TABLE boards.sensitive_columns (
+    tbl         regclass    NOT NULL,
+    column_name name        NOT NULL,
+    marked_at   timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (tbl, column_name)
+);
+COMMENT ON TABLE boards.sensitive_columns IS 'Columns of protected tables kept without planner statistics (boards_tenant_protect sensitive_columns)';
+REVOKE ALL ON boards.sensitive_columns FROM PUBLIC;
+GRANT SELECT ON boards.sensitive_columns TO boards_tenant_admin;
+SELECT pg_catalog.pg_extension_config_dump('boards.sensitive_columns', '');
+
+-- boards_tenant_protect gains sensitive_columns: a new signature, so drop and create it with
+-- the grants and settings of a fresh install (sql/finalize.sql).
+DROP FUNCTION @extschema@.boards_tenant_protect(regclass, name);
+CREATE  FUNCTION @extschema@."boards_tenant_protect"(
+	"tbl" regclass, /* RegClass */
+	"tenant_column" name DEFAULT 'tenant_id', /* SqlName */
+	"sensitive_columns" TEXT[] DEFAULT NULL /* :: std :: option :: Option < Vec < Option < String > > > */
+) RETURNS VOID /* SqlResult < () > */
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'boards_tenant_protect_with_statistics_wrapper';
+REVOKE ALL ON FUNCTION @extschema@.boards_tenant_protect(regclass, name, text[]) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.boards_tenant_protect(regclass, name, text[]) TO boards_tenant_admin;
+ALTER FUNCTION @extschema@.boards_tenant_protect(regclass, name, text[])
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;

@@ -534,17 +534,19 @@ pub fn verify_signature(token: &str, keys: &[VerificationKey]) -> Result<Verifie
         .ok_or(TokenError::BadSignature)?;
 
     let payload = b64_part(parts.payload, "payload")?;
+    let claims = match json::parse_strict(&payload) {
+        Ok(Value::Object(claims)) => claims,
+        Ok(_) => return Err(TokenError::ClaimsNotObject.into()),
+        Err(e) => return Err(malformed(format!("payload is not valid JSON: {e}"))),
+    };
+    // Checked once the claims parse (a malformed payload keeps its own error): well-formed
+    // claims beyond the limit are a bad argument, whoever signed them.
     if payload.len() > MAX_CLAIMS_BYTES {
         return Err(CoreError::invalid_argument(format!(
             "the token's claims are too large ({} bytes; the limit is {MAX_CLAIMS_BYTES})",
             payload.len()
         )));
     }
-    let claims = match json::parse_strict(&payload) {
-        Ok(Value::Object(claims)) => claims,
-        Ok(_) => return Err(TokenError::ClaimsNotObject.into()),
-        Err(e) => return Err(malformed(format!("payload is not valid JSON: {e}"))),
-    };
     let subject = match claims.get("sub") {
         Some(Value::String(sub)) if sub.len() > MAX_SUBJECT_BYTES => {
             return Err(CoreError::invalid_argument(format!(
