@@ -112,6 +112,12 @@ pub const SETTINGS: &[Setting] = &[
         forged: "on",
         other: "off",
     },
+    Setting {
+        name: "boards.cache_budget",
+        default: Expected::Is("16MB"),
+        forged: "64kB",
+        other: "1MB",
+    },
     // The tenant context itself: hidden from SHOW ALL, never writable by hand.
     Setting {
         name: "boards.context",

@@ -681,3 +681,280 @@ fn no_materialized_view_is_filled_under_a_tenant_context() {
         );
     });
 }
+
+// ---------------------------------------------------------------------------------------------
+// Concurrency: 8 sessions in all three isolation levels against an admin revoking in a loop
+// ---------------------------------------------------------------------------------------------
+
+/// The admin's loop: each change and what holds after it (key installed, acme active, bob a
+/// member).
+const ADMIN_LOOP: &[(&str, [bool; 3])] = &[
+    (
+        "SELECT boards_jwt_remove_key('revocable')",
+        [false, true, true],
+    ),
+    (
+        "SELECT boards_jwt_add_key('revocable', 'HS256', '{SECRET}')",
+        [true, true, true],
+    ),
+    (
+        "SELECT * FROM boards_tenant_suspend('acme')",
+        [true, false, true],
+    ),
+    (
+        "SELECT * FROM boards_tenant_approve('acme')",
+        [true, true, true],
+    ),
+    (
+        "SELECT boards_tenant_remove_member('acme', 'bob')",
+        [true, true, false],
+    ),
+    (
+        "SELECT boards_tenant_add_member('acme', 'bob')",
+        [true, true, true],
+    ),
+];
+
+/// What one session saw after one admin commit, when it was wrong.
+fn session_round(
+    app: &mut Client,
+    revocable: &str,
+    usable: bool,
+    in_transaction: bool,
+    round: &str,
+) -> Vec<String> {
+    let mut wrong = Vec::new();
+    fn probe(app: &mut Client, wrong: &mut Vec<String>, round: &str, sql: &str) -> Option<String> {
+        match app.query_one(sql, &[]) {
+            Ok(row) => row.get(0),
+            Err(e) => {
+                wrong.push(format!("{round}: {sql}: {}", error_text(&e)));
+                None
+            }
+        }
+    }
+    // The next statement after the commit: a revoked state yields no tenant and no rows.
+    let tenant = probe(
+        app,
+        &mut wrong,
+        round,
+        "SELECT boards_current_tenant_slug()",
+    );
+    let rows = probe(
+        app,
+        &mut wrong,
+        round,
+        "SELECT count(*)::text FROM boards.boards",
+    );
+    if !usable && (tenant.is_some() || rows.as_deref() != Some("0")) {
+        wrong.push(format!(
+            "{round}: the old state was seen: tenant {tenant:?}, {rows:?} rows"
+        ));
+    }
+    // Setting the context again: refused while revoked, granted once restored (inside a
+    // transaction, under a savepoint, so that a refusal does not end it).
+    let set = if in_transaction {
+        let set = app
+            .batch_execute("SAVEPOINT attempt")
+            .and_then(|()| set_context(app, revocable, Some("acme")));
+        let release = if set.is_ok() {
+            "RELEASE SAVEPOINT attempt"
+        } else {
+            "ROLLBACK TO SAVEPOINT attempt"
+        };
+        if let Err(e) = app.batch_execute(release) {
+            wrong.push(format!("{round}: {release}: {}", error_text(&e)));
+        }
+        set
+    } else {
+        set_context(app, revocable, Some("acme"))
+    };
+    match (usable, set) {
+        (true, Err(e)) => wrong.push(format!(
+            "{round}: refused after the restore: {}",
+            error_text(&e)
+        )),
+        (false, Ok(_)) => wrong.push(format!("{round}: a context was set while revoked")),
+        _ => {}
+    }
+    if usable {
+        let tenant = probe(
+            app,
+            &mut wrong,
+            round,
+            "SELECT boards_current_tenant_slug()",
+        );
+        if tenant.as_deref() != Some("acme") {
+            wrong.push(format!("{round}: the restored context reads {tenant:?}"));
+        }
+    }
+    wrong
+}
+
+#[test]
+fn eight_sessions_never_see_a_revoked_state_after_the_commit() {
+    const SESSIONS: usize = 8;
+    const CYCLES: usize = 2;
+    in_both_configurations(|db, config| {
+        let revocable = token(REVOCABLE_KID, "bob", json!({}));
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(SESSIONS + 1));
+        let levels = ["READ COMMITTED", "REPEATABLE READ", "SERIALIZABLE"];
+        let sessions: Vec<_> = (0..SESSIONS)
+            .map(|n| {
+                let mut app = db.app();
+                let barrier = std::sync::Arc::clone(&barrier);
+                let revocable = revocable.clone();
+                let level = levels[n % levels.len()];
+                let config = config.to_owned();
+                thread::spawn(move || {
+                    let mut wrong = Vec::new();
+                    if let Err(e) = set_context(&mut app, &revocable, Some("acme")) {
+                        wrong.push(format!("session {n}: initial context: {}", error_text(&e)));
+                    }
+                    // Half the sessions hold one transaction (and, above READ COMMITTED, one
+                    // snapshot) open through every round; the others run in autocommit.
+                    let in_transaction = n % 2 == 0;
+                    if in_transaction {
+                        if let Err(e) =
+                            app.batch_execute(&format!("BEGIN ISOLATION LEVEL {level}; SELECT 1"))
+                        {
+                            wrong.push(format!("session {n}: BEGIN: {}", error_text(&e)));
+                        }
+                    } else if let Err(e) = app.batch_execute(&format!(
+                        "SET SESSION CHARACTERISTICS AS TRANSACTION ISOLATION LEVEL {level}"
+                    )) {
+                        wrong.push(format!("session {n}: isolation: {}", error_text(&e)));
+                    }
+                    barrier.wait(); // every session is ready
+                    for cycle in 0..CYCLES {
+                        for (change, state) in ADMIN_LOOP {
+                            barrier.wait(); // the admin has committed
+                            let round =
+                                format!(
+                                "{config}, session {n} ({level}{}), cycle {cycle}, after {change}",
+                                if in_transaction { ", in a transaction" } else { "" }
+                            );
+                            wrong.extend(session_round(
+                                &mut app,
+                                &revocable,
+                                state.iter().all(|s| *s),
+                                in_transaction,
+                                &round,
+                            ));
+                            barrier.wait(); // every session has looked
+                        }
+                    }
+                    if in_transaction {
+                        let _ = app.batch_execute("COMMIT");
+                    }
+                    wrong
+                })
+            })
+            .collect();
+        let mut admin = db.admin();
+        let secret = jwt::verification_material("HS256");
+        barrier.wait();
+        for _ in 0..CYCLES {
+            for (change, _) in ADMIN_LOOP {
+                exec(&mut admin, &change.replace("{SECRET}", &secret));
+                barrier.wait();
+                barrier.wait();
+            }
+        }
+        let wrong: Vec<String> = sessions
+            .into_iter()
+            .flat_map(|s| {
+                s.join()
+                    .unwrap_or_else(|_| vec!["a session thread panicked".into()])
+            })
+            .collect();
+        assert!(
+            wrong.is_empty(),
+            "{} wrong answers:\n{}",
+            wrong.len(),
+            wrong.join("\n")
+        );
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Scenario 8: planner estimates, and the opt-in that drops a sensitive column's statistics
+// ---------------------------------------------------------------------------------------------
+
+/// The planner's row estimate for `SELECT * FROM public.secrets WHERE title = <title>`.
+fn estimate(app: &mut Client, title: &str) -> f64 {
+    let plan: Value = app
+        .query_one(
+            &format!(
+                "EXPLAIN (FORMAT JSON) SELECT * FROM public.secrets WHERE title = {}",
+                sql_literal(title)
+            ),
+            &[],
+        )
+        .map(|row| row.get::<_, postgres::types::Json<Value>>(0).0)
+        .unwrap_or_else(|e| panic!("EXPLAIN: {}", error_text(&e)));
+    plan[0]["Plan"]["Plan Rows"].as_f64().unwrap_or(-1.0)
+}
+
+fn sql_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+fn statistics_findings(admin: &mut Client) -> i64 {
+    count(
+        admin,
+        "SELECT count(*) FROM boards_tenant_audit() WHERE check_name = 'sensitive_column_statistics'",
+    )
+}
+
+#[test]
+fn sensitive_columns_lose_the_statistics_that_estimates_leak() {
+    in_both_configurations(|db, config| {
+        let mut su = db.superuser();
+        exec(
+            &mut su,
+            "CREATE TABLE public.secrets (tenant_id uuid NOT NULL, id uuid NOT NULL DEFAULT gen_random_uuid(),
+                                          title text NOT NULL, PRIMARY KEY (tenant_id, id));
+             GRANT SELECT ON public.secrets TO boards_app;
+             INSERT INTO public.secrets (tenant_id, title)
+             SELECT t.id, CASE WHEN t.slug = 'globex' THEN 'globex merger plan' ELSE 'acme note ' || g END
+             FROM boards.tenants t, generate_series(1, 300) g WHERE t.slug IN ('acme', 'globex');
+             ANALYZE public.secrets;",
+        );
+        let mut app = db.app();
+        set_context(&mut app, &hs256("alice", json!({"tenant": "acme"})), None)
+            .unwrap_or_else(|e| panic!("{config}: {}", error_text(&e)));
+        // What RLS cannot hide: acme's estimate tells another tenant's real value from a guess.
+        let real = estimate(&mut app, "globex merger plan");
+        let guess = estimate(&mut app, "globex layoffs");
+        assert!(
+            real > 10.0 * guess,
+            "{config}: estimates before: {real} vs {guess}"
+        );
+
+        let mut admin = db.admin();
+        exec(
+            &mut admin,
+            "SELECT boards_tenant_protect('public.secrets', sensitive_columns => ARRAY['title'])",
+        );
+        exec(&mut su, "ANALYZE public.secrets");
+        let real = estimate(&mut app, "globex merger plan");
+        let guess = estimate(&mut app, "globex layoffs");
+        assert_eq!(real, guess, "{config}: estimates after, and after ANALYZE");
+        assert_eq!(statistics_findings(&mut admin), 0, "{config}");
+        assert_sqlstate(
+            admin.query(
+                "SELECT boards_tenant_protect('public.secrets', sensitive_columns => ARRAY['nope'])",
+                &[],
+            ),
+            INVALID_PARAMETER,
+        );
+
+        // Statistics back: the audit says so.
+        exec(
+            &mut su,
+            "ALTER TABLE public.secrets ALTER COLUMN title SET STATISTICS -1; ANALYZE public.secrets",
+        );
+        assert_eq!(statistics_findings(&mut admin), 1, "{config}");
+    });
+}

@@ -381,8 +381,10 @@ fn random_claims(rng: &mut Rng, world: &World) -> Value {
     if let Some(sub) = sub {
         c.insert("sub".into(), sub);
     }
-    // Registered claims: mostly valid.
+    // Registered claims: mostly valid. Always issued now: just-in-time membership needs an
+    // iat no older than the tenant (issue 20; tests/tests/caches.rs covers the refusals).
     let t = now();
+    c.insert("iat".into(), json!(t));
     match rng.below(10) {
         0 => {}
         1 => {
@@ -472,6 +474,7 @@ fn happy_claims(rng: &mut Rng) -> Value {
     };
     let mut c = json!({
         "sub": sub,
+        "iat": now(),
         "exp": now() + 3600,
         "iss": ISSUER,
         "aud": AUDIENCE,
