@@ -73,7 +73,7 @@ pub fn verify(token: &str) -> ExtResult<VerifiedToken> {
         if c.max_bytes() != budget {
             c.set_max_bytes(budget);
         }
-        c.get(token, generation).cloned()
+        c.get(token, generation)
     });
     let verified = match cached {
         Some(v) => v,

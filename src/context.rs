@@ -123,7 +123,7 @@ pub fn from_pg_uuid(id: pgrx::Uuid) -> uuid::Uuid {
 /// member: a tenant suspended or deleted, or a member removed, after the context was set fails
 /// closed from the next statement on (`tenant_status.rs`).
 pub fn current_with_tenant() -> Option<Rc<Context>> {
-    current().filter(|ctx| tenant_status::usable(ctx))
+    current().filter(tenant_status::usable)
 }
 
 /// The tenant of the current context: what every tenant policy compares with. Like every

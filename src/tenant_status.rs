@@ -15,7 +15,8 @@
 //! recurse. The queries qualify their operators: the caller's `search_path` must not be able
 //! to change their meaning.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
 
 use boards_tenant_core::context::Context;
 
@@ -26,6 +27,13 @@ use crate::tenants;
 
 thread_local! {
     static LOOKING_UP: Cell<bool> = const { Cell::new(false) };
+    /// The last context found usable, and the invalidation state it was found in. Everything
+    /// the verdict depends on (tenant status, membership, keys) changes only through a change
+    /// of `boards.tenants`, `boards.users` or `boards.jwt_keys`, whose invalidation (also this
+    /// transaction's own, and the undoing at rollback) moves the state on: until then the
+    /// verdict stands, and the per-statement check is a pointer and a number compared.
+    static VERDICT: RefCell<Option<(Rc<Context>, invalidation::Generation)>> =
+        const { RefCell::new(None) };
 }
 
 /// Clears the re-entrancy flag however the lookup ends (an ERROR unwinds through here).
@@ -48,14 +56,33 @@ impl Drop for Lookup {
 /// subject is still the member the context was set for (same user row). Also in parallel
 /// workers: a direct call of a context function may run there, and the reads are ordinary ones
 /// they may do.
-pub fn usable(ctx: &Context) -> bool {
-    let Some(tenant) = ctx.tenant_id else {
+pub fn usable(ctx: &Rc<Context>) -> bool {
+    if ctx.tenant_id.is_none() {
         return false;
-    };
+    }
     if LOOKING_UP.with(|l| l.get()) {
         return true;
     }
-    invalidation::catch_up();
+    let generation = invalidation::Generation::begin();
+    let known = VERDICT.with(|v| {
+        v.borrow()
+            .as_ref()
+            .is_some_and(|(seen, at)| Rc::ptr_eq(seen, ctx) && *at == generation)
+    });
+    if known {
+        return true;
+    }
+    let ok = check(ctx);
+    if ok && generation.still_current() {
+        VERDICT.with(|v| *v.borrow_mut() = Some((Rc::clone(ctx), generation)));
+    }
+    ok
+}
+
+fn check(ctx: &Context) -> bool {
+    let Some(tenant) = ctx.tenant_id else {
+        return false;
+    };
     let _lookup = Lookup::begin();
     let tenant = to_pg_uuid(tenant);
     // An error (e.g. the extension is being dropped) or no row: not usable.

@@ -46,23 +46,24 @@ impl TokenCache {
         }
     }
 
-    /// The cached verification of `token` under key generation `generation`, marking it most
-    /// recently used; an entry of another generation is dropped.
-    pub fn get(&mut self, token: &str, generation: u64) -> Option<&VerifiedToken> {
-        if self
-            .entries
-            .get(token)
-            .is_some_and(|e| e.generation != generation)
-        {
-            self.remove(token);
+    /// The cached verification of `token` under key generation `generation` (a copy), marking
+    /// it most recently used; an entry of another generation is dropped.
+    pub fn get(&mut self, token: &str, generation: u64) -> Option<VerifiedToken> {
+        let stamp = self.take_stamp();
+        // One hash of the token on a hit: this runs for every repeated request.
+        let entry = self.entries.get_mut(token)?;
+        if entry.generation != generation {
+            let (old_stamp, bytes) = (entry.stamp, entry.bytes);
+            self.order.remove(&old_stamp);
+            self.bytes = self.bytes.saturating_sub(bytes);
+            self.entries.remove(token);
             return None;
         }
-        let stamp = self.take_stamp();
-        let entry = self.entries.get_mut(token)?;
         self.order.remove(&entry.stamp);
         entry.stamp = stamp;
+        let verified = entry.verified.clone();
         self.order.insert(stamp, token.to_owned());
-        Some(&entry.verified)
+        Some(verified)
     }
 
     /// Caches `verified` for `token`, evicting the least recently used entries until both
@@ -211,7 +212,7 @@ mod tests {
     fn returns_what_was_inserted() {
         let mut cache = TokenCache::new(10, 1 << 20);
         cache.insert("t1", verified("a", json!({"sub":"a"})), 0);
-        assert_eq!(cache.get("t1", 0).map(|v| v.subject.as_str()), Some("a"));
+        assert_eq!(cache.get("t1", 0).map(|v| v.subject), Some("a".to_owned()));
         assert!(cache.get("t2", 0).is_none());
         assert_eq!(cache.len(), 1);
         assert!(cache.bytes() > 0);
@@ -246,7 +247,7 @@ mod tests {
         cache.insert("t1", verified("a", json!({})), 0);
         cache.insert("t1", verified("b", json!({})), 0);
         assert_eq!(cache.len(), 1);
-        assert_eq!(cache.get("t1", 0).map(|v| v.subject.as_str()), Some("b"));
+        assert_eq!(cache.get("t1", 0).map(|v| v.subject), Some("b".to_owned()));
         cache.clear();
         assert_eq!((cache.len(), cache.bytes()), (0, 0));
         assert!(cache.is_empty());
