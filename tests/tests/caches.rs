@@ -1,5 +1,6 @@
 //! Caches that never outlive the truth (issue 20): every scenario of the issue, through a real
-//! client against a real cluster, as `boards_app`, with the library preloaded and not.
+//! client against a real cluster, as `boards_app`, with the library preloaded and not (where
+//! every context function refuses to act, so no cache may answer either).
 //!
 //! Races are driven deterministically: a second connection commits while the first holds its
 //! snapshot (`BEGIN ISOLATION LEVEL REPEATABLE READ; SELECT 1`), or while the first is blocked
@@ -20,6 +21,8 @@ const NOT_ACTIVE: &str = "55000";
 const NOT_FOUND: &str = "42704";
 const UNIQUE_VIOLATION: &str = "23505";
 const INVALID_PARAMETER: &str = "22023";
+/// Every context function without shared_preload_libraries (issue 12).
+const NOT_PRELOADED: &str = "55000";
 
 /// The key the revocation scenarios remove: the HS256 test secret under its own kid.
 const REVOCABLE_KID: &str = "revocable";
@@ -38,15 +41,54 @@ fn not_preloaded() -> &'static Cluster {
     })
 }
 
-/// Runs `scenario` on a fresh fixture database in both configurations.
+/// Runs `scenario` on a fresh fixture database with the library preloaded; without preload,
+/// where every context function refuses to act (55000, README "Deployment"), checks that no
+/// cache answers in its place: no token sets a context, no reader yields a tenant, before and
+/// after a revocation.
 fn in_both_configurations(scenario: impl Fn(&TestDb, &str)) {
-    for (cluster, name) in [
-        (Cluster::shared(), "preloaded"),
-        (not_preloaded(), "not preloaded"),
-    ] {
-        let db = fixture(cluster);
-        scenario(&db, name);
+    let db = fixture(Cluster::shared());
+    scenario(&db, "preloaded");
+
+    let db = fixture(not_preloaded());
+    let mut app = db.app();
+    let tokens = [
+        token(REVOCABLE_KID, "bob", json!({})),
+        hs256("alice", json!({"tenant": "acme"})),
+    ];
+    for round in ["before", "after"] {
+        for t in &tokens {
+            assert_sqlstate_in(
+                &format!("not preloaded, {round} a revocation"),
+                set_context(&mut app, t, Some("acme")),
+                NOT_PRELOADED,
+            );
+        }
+        for reader in [
+            "boards_current_tenant()::text",
+            "boards_current_tenant_slug()",
+        ] {
+            assert_sqlstate_in(
+                &format!("not preloaded, {round} a revocation: {reader}"),
+                app.query(&format!("SELECT {reader}"), &[]),
+                NOT_PRELOADED,
+            );
+        }
+        assert_eq!(visible_boards_or_refused(&mut app), None, "not preloaded");
+        if round == "before" {
+            exec(
+                &mut db.admin(),
+                "SELECT boards_jwt_remove_key('revocable');
+                 SELECT * FROM boards_tenant_suspend('acme');",
+            );
+        }
     }
+}
+
+/// The rows of acme's boards a session sees, or `None` when the statement is refused.
+fn visible_boards_or_refused(app: &mut Client) -> Option<i64> {
+    app.query_one("SELECT count(*) FROM boards.boards", &[])
+        .ok()
+        .map(|row| row.get(0))
 }
 
 /// Keys (the test keys and [`REVOCABLE_KID`]), multi-tenant mode, tenants `acme` (owner
