@@ -115,8 +115,9 @@ pub const SETTINGS: &[Setting] = &[
     Setting {
         name: "boards.cache_budget",
         default: Expected::Is("16MB"),
-        forged: "64kB",
-        other: "1MB",
+        // In kB, the setting's unit: pg_settings shows them so.
+        forged: "64",
+        other: "1024",
     },
     // The tenant context itself: hidden from SHOW ALL, never writable by hand.
     Setting {
