@@ -85,7 +85,7 @@ GRANT EXECUTE ON FUNCTION
     @extschema@.boards_jwt_import_jwks(jsonb),
     @extschema@.boards_jwt_remove_key(text),
     @extschema@.boards_jwt_keys(),
-    @extschema@.boards_tenant_protect(regclass, name),
+    @extschema@.boards_tenant_protect(regclass, name, text[]),
     @extschema@.boards_tenant_unprotect(regclass),
     @extschema@.boards_tenant_protected_tables(),
     @extschema@.boards_tenant_migrate_table(regclass),
@@ -121,7 +121,7 @@ ALTER FUNCTION @extschema@.boards_jwt_remove_key(text)
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION @extschema@.boards_jwt_keys()
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION @extschema@.boards_tenant_protect(regclass, name)
+ALTER FUNCTION @extschema@.boards_tenant_protect(regclass, name, text[])
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION @extschema@.boards_tenant_unprotect(regclass)
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp;

@@ -75,6 +75,7 @@ const CHECKS: &[(&str, &str)] = &[
     ("setting_privilege_granted", "Roles were granted SET or ALTER SYSTEM on boards.* settings and can weaken isolation: REVOKE ALL ON PARAMETER ... FROM them."),
     ("library_not_preloaded", "boards_tenant is not loaded by shared_preload_libraries: a client's startup options could reset database- and role-level boards.* settings, so every tenant context is refused until you add boards_tenant to shared_preload_libraries and restart."),
     ("extension_table_privilege_granted", "Roles hold privileges on the extension's own tables that the extension did not grant (INSERT on jwt_keys installs a signing key, TRUNCATE on tenants wipes every tenant): REVOKE them; the DDL guard revokes such grants whenever event triggers run."),
+    ("sensitive_column_statistics", "A column named sensitive has planner statistics again (or can gather them), which EXPLAIN estimates reveal to every tenant: run the fix in the detail (boards_tenant_protect with sensitive_columns), and drop extended statistics that cover the column."),
     ("tenant_statistics", ""),
 ];
 
@@ -1009,6 +1010,10 @@ fn protection_checks(states: &[ProtectionState], tables: &[Table]) -> ExtResult<
 /// Catalog checks outside the registry's own state, each one query.
 fn catalog_checks(schema: &str) -> ExtResult<Vec<Finding>> {
     let mut out = Vec::new();
+
+    if let Some(sql) = crate::statistics::audit_query()? {
+        out.extend(query(sql, None)?);
+    }
 
     out.extend(query(
         &format!(

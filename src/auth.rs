@@ -12,7 +12,9 @@ use boards_tenant_core::claims::{
     organisation_email_domain, resolve, ClaimTenant, Resolution, ResolveConfig, Source,
 };
 use boards_tenant_core::context::Context;
-use boards_tenant_core::jwt::{check_claims, verify_signature, VerifiedToken, VerifyOptions};
+use boards_tenant_core::jwt::{
+    check_claims, may_join_tenant_created_at, verify_signature, VerifiedToken, VerifyOptions,
+};
 use boards_tenant_core::CoreError;
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
@@ -25,7 +27,8 @@ use crate::preload;
 use crate::settings::{self, LogLevel};
 use crate::tenants::{self, TenantRow};
 
-/// Enough for the tokens of every user a pooled connection serves, bounded in memory.
+/// Enough for the tokens of every user a pooled connection serves; bounded in memory by half
+/// of `boards.cache_budget`.
 const TOKEN_CACHE_ENTRIES: usize = 1024;
 const TOKEN_CACHE_BYTES: usize = 8 * 1024 * 1024;
 
@@ -57,14 +60,26 @@ fn verify_options() -> VerifyOptions {
 
 /// Verifies a token: the signature once per backend (cached), the clock- and
 /// settings-dependent claims on every use.
+///
+/// A cached verification answers only under the key generation that produced it: the key set
+/// is looked up first (which processes pending invalidations, so a key removed by a committed
+/// transaction is gone from the next statement on, also inside an open transaction), and a
+/// token verified by an earlier generation is verified again.
 pub fn verify(token: &str) -> ExtResult<VerifiedToken> {
-    let cached = VERIFIED.with(|c| c.borrow_mut().get(token).cloned());
+    let (generation, keys) = keys::installed()?;
+    let budget = settings::cache_budget_bytes() / 2;
+    let cached = VERIFIED.with(|c| {
+        let mut c = c.borrow_mut();
+        if c.max_bytes() != budget {
+            c.set_max_bytes(budget);
+        }
+        c.get(token, generation)
+    });
     let verified = match cached {
         Some(v) => v,
         None => {
-            let keys = keys::installed()?;
             let v = verify_signature(token, &keys)?;
-            VERIFIED.with(|c| c.borrow_mut().insert(token, v.clone()));
+            VERIFIED.with(|c| c.borrow_mut().insert(token, v.clone(), generation));
             v
         }
     };
@@ -252,7 +267,22 @@ fn set_tenant_from_jwt(
     let (chosen, member) = choose(&verified, x_tenant)?;
     let user_id = match member {
         Some(id) => id,
-        None if chosen.just_in_time => tenants::join(chosen.tenant.id, &verified)?,
+        None if chosen.just_in_time => {
+            match tenants::member_id(chosen.tenant.id, &verified.subject)? {
+                Some(id) => id,
+                None => {
+                    // Just-in-time membership only for a token issued after the tenant was
+                    // created: an older token was issued for whatever tenant held the slug then
+                    // (README, "Tenant resolution"). The default tenant never changes hands.
+                    let fresh = chosen.source == Source::Default
+                        || may_join_tenant_created_at(&verified.claims, chosen.tenant.created_unix);
+                    if !fresh {
+                        return Err(CoreError::access_denied().into());
+                    }
+                    tenants::join(chosen.tenant.id, &verified)?
+                }
+            }
+        }
         None => tenants::member_id(chosen.tenant.id, &verified.subject)?
             .ok_or_else(|| ExtError::from(CoreError::access_denied()))?,
     };
@@ -262,6 +292,7 @@ fn set_tenant_from_jwt(
         user_id: Some(context::from_pg_uuid(user_id)),
         subject: Some(verified.subject.clone()),
         source: Some(chosen.source.as_str().to_owned()),
+        kid: Some(verified.kid.clone()),
         claims: verified.claims,
     };
     let ctx = context::install(ctx, is_local)?;
@@ -318,6 +349,7 @@ fn boards_authenticate(
         user_id: None,
         subject: Some(verified.subject.clone()),
         source: None,
+        kid: Some(verified.kid.clone()),
         claims: verified.claims,
     };
     context::install(ctx, is_local)?;
@@ -350,6 +382,7 @@ fn boards_set_tenant(
     preload::require()?;
     let slug = slug.ok_or_else(|| ExtError::InvalidArgument("slug must not be NULL".into()))?;
     boards_tenant_core::slug::validate_slug(&slug).map_err(ExtError::from)?;
+    crate::invalidation::catch_up();
     let tenant =
         tenants::find_by_slug(&slug)?.ok_or_else(|| ExtError::TenantNotFound(slug.clone()))?;
     let tenant = require_active(tenant)?;
@@ -359,6 +392,7 @@ fn boards_set_tenant(
         user_id: None,
         subject: None,
         source: Some("admin".into()),
+        kid: None,
         claims: Default::default(),
     };
     let ctx = context::install(ctx, is_local)?;

@@ -119,10 +119,11 @@ pub fn from_pg_uuid(id: pgrx::Uuid) -> uuid::Uuid {
     uuid::Uuid::from_bytes(*id.as_bytes())
 }
 
-/// The context while its tenant is usable (exists and is active): a tenant suspended or
-/// deleted after the context was set fails closed.
+/// The context while its tenant is usable (exists and is active) and its subject still a
+/// member: a tenant suspended or deleted, or a member removed, after the context was set fails
+/// closed from the next statement on (`tenant_status.rs`).
 pub fn current_with_tenant() -> Option<Rc<Context>> {
-    current().filter(|ctx| ctx.tenant_id.is_some_and(tenant_status::usable))
+    current().filter(tenant_status::usable)
 }
 
 /// The tenant of the current context: what every tenant policy compares with. Like every
@@ -179,6 +180,7 @@ mod tests {
             user_id: None,
             subject: Some("alice".into()),
             source: Some("claim:tenant".into()),
+            kid: None,
             claims: Default::default(),
         }
     }

@@ -141,3 +141,141 @@ pub fn extension_schema() -> ExtResult<String> {
     .unwrap_or_else(|| "public".to_owned());
     Ok(spi::quote_identifier(schema))
 }
+
+/// One row of [`latest_rows`].
+pub struct LatestRow {
+    tuple: pg_sys::HeapTuple,
+    desc: pg_sys::TupleDesc,
+}
+
+impl LatestRow {
+    /// Column `ordinal` (1-based); `None` for NULL (or a column that does not exist).
+    pub fn get<T: FromDatum>(&self, ordinal: usize) -> Option<T> {
+        let Ok(fnumber) = i32::try_from(ordinal) else {
+            return None;
+        };
+        let mut isnull = true;
+        // SAFETY: the tuple and descriptor come from SPI_tuptable of the query just run, alive
+        // until SPI_finish; an unknown column number comes back as NULL.
+        unsafe {
+            let datum = pg_sys::SPI_getbinval(self.tuple, self.desc, fnumber, &mut isnull);
+            T::from_datum(datum, isnull)
+        }
+    }
+}
+
+thread_local! {
+    /// Where [`fresh_snapshot`] builds its snapshots (like PostgreSQL's own
+    /// `SecondarySnapshotData`): the xid arrays GetSnapshotData allocates are reused.
+    static FRESH: std::cell::Cell<*mut pg_sys::SnapshotData> =
+        const { std::cell::Cell::new(std::ptr::null_mut()) };
+}
+
+/// A snapshot of the latest committed state, taken now.
+///
+/// Why the security lookups read the latest committed state rather than the transaction's
+/// snapshot (the other choice being not to cache what an old snapshot read): a revocation must
+/// act at the next statement in every isolation level. Under REPEATABLE READ or SERIALIZABLE
+/// the transaction snapshot keeps showing a removed key or a suspended tenant until the
+/// transaction ends, cached or not; only a fresh snapshot makes the next statement refuse. It is
+/// what PostgreSQL does for its own catalogs (catalog snapshots), and it makes every cached
+/// answer one that the newest state gave. Rows this transaction wrote are visible to it as
+/// usual (callers still cache nothing while the transaction has written, see `tenants.rs`).
+///
+/// Built with GetSnapshotData directly, not GetLatestSnapshot: the policy's reader may run in
+/// parallel mode (a parallel plan's init-plan, a worker), where GetLatestSnapshot refuses to
+/// run; the snapshot is used for one read-only query and dropped, which is safe there.
+fn fresh_snapshot() -> pg_sys::Snapshot {
+    FRESH.with(|cell| {
+        let mut snap = cell.get();
+        if snap.is_null() {
+            snap = Box::into_raw(Box::new(pg_sys::SnapshotData::default()));
+            cell.set(snap);
+        }
+        // SAFETY: `snap` is ours for the life of the backend; GetSnapshotData fills it in (and
+        // allocates its xid arrays once). The backend's advertised xmin, set for the running
+        // statement, is older than this snapshot's, so nothing it needs is pruned.
+        unsafe {
+            (*snap).snapshot_type = pg_sys::SnapshotType::SNAPSHOT_MVCC;
+            pg_sys::GetSnapshotData(snap)
+        }
+    })
+}
+
+/// Pops the snapshot [`latest_rows`] pushed; on an error the (sub)transaction abort does it.
+struct ActiveSnapshot;
+
+impl Drop for ActiveSnapshot {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            // SAFETY: pops exactly what `latest_rows` pushed (SPI pops its own on success).
+            unsafe { pg_sys::PopActiveSnapshot() };
+        }
+    }
+}
+
+/// Runs a read-only query against the latest committed state (see [`fresh_snapshot`]),
+/// whatever the isolation level and whether or not the transaction has written, and maps every
+/// row. For the lookups whose answers the security caches hold.
+pub fn latest_rows<R>(
+    sql: &str,
+    args: &[DatumWithOid],
+    mut map: impl FnMut(&LatestRow) -> R,
+) -> ExtResult<Vec<R>> {
+    let sql = std::ffi::CString::new(sql)
+        .map_err(|_| crate::error::ExtError::InvalidArgument("query contains NUL".into()))?;
+    let mut argtypes: Vec<pg_sys::Oid> = args.iter().map(|a| a.oid()).collect();
+    let mut datums: Vec<pg_sys::Datum> = args
+        .iter()
+        .map(|a| {
+            a.datum()
+                .map_or(pg_sys::Datum::from(0usize), |d| d.sans_lifetime())
+        })
+        .collect();
+    let nulls: Vec<std::os::raw::c_char> = args
+        .iter()
+        .map(|a| if a.datum().is_some() { b' ' } else { b'n' } as std::os::raw::c_char)
+        .collect();
+    let nargs = i32::try_from(args.len()).unwrap_or(i32::MAX);
+    Ok(pinned(|| {
+        Spi::connect(|_client| -> pgrx::spi::Result<Vec<R>> {
+            // SAFETY: SPI is connected (Spi::connect); with read_only = true SPI runs the query
+            // under the active snapshot, the one pushed here, exactly.
+            unsafe {
+                pg_sys::PushActiveSnapshot(fresh_snapshot());
+                let _active = ActiveSnapshot;
+                let rc = pg_sys::SPI_execute_with_args(
+                    sql.as_ptr(),
+                    nargs,
+                    argtypes.as_mut_ptr(),
+                    datums.as_mut_ptr(),
+                    nulls.as_ptr(),
+                    true,
+                    0,
+                );
+                Spi::check_status(rc)?;
+                let table = pg_sys::SPI_tuptable;
+                let mut out = Vec::new();
+                if !table.is_null() {
+                    let n = usize::try_from(pg_sys::SPI_processed).unwrap_or(0);
+                    for i in 0..n {
+                        let row = LatestRow {
+                            tuple: *(*table).vals.add(i),
+                            desc: (*table).tupdesc,
+                        };
+                        out.push(map(&row));
+                    }
+                }
+                Ok(out)
+            }
+        })
+    })?)
+}
+
+/// First column of the first row of [`latest_rows`].
+pub fn latest_one<T: FromDatum>(sql: &str, args: &[DatumWithOid]) -> ExtResult<Option<T>> {
+    Ok(latest_rows(sql, args, |row| row.get::<T>(1))?
+        .into_iter()
+        .next()
+        .flatten())
+}

@@ -8,7 +8,8 @@
 //!   `TRUNCATE` (it bypasses RLS), `TRIGGER` and `REFERENCES` granted on a protected table to
 //!   anyone but its owner and the admin role are revoked again on the spot;
 //! - materialized views over protected tables are refused (they store one tenant's rows for
-//!   every reader), except for superusers, who get a warning.
+//!   every reader), and so is creating or refreshing any materialized view under a tenant
+//!   context (a function in its query may read protected tables); superusers get a warning.
 
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -75,7 +76,7 @@ fn refuse_materialized_views(superuser: bool) -> ExtResult<()> {
         |row| Ok(row.get::<String>(1)?.unwrap_or_default()),
     )?;
     let Some(view) = views.first() else {
-        return Ok(());
+        return refuse_capture_under_a_context(superuser);
     };
     if superuser {
         pgrx::warning!(
@@ -87,6 +88,57 @@ fn refuse_materialized_views(superuser: bool) -> ExtResult<()> {
         message: format!("materialized view {view} reads tables protected by boards_tenant"),
         detail: Some(
             "A materialized view stores rows, and row level security cannot filter them: it would hand the rows of whatever tenant refreshed it to everyone who reads it.".into(),
+        ),
+    })
+}
+
+/// The second half of the guard: no materialized view is created or refreshed while a tenant
+/// context is set, whatever its query reads (superusers: a warning).
+///
+/// Why this rule: the dependency walk above sees tables reached directly, through views and
+/// through other materialized views, but not a protected table read inside a SQL or PL/pgSQL
+/// function (function bodies have no dependencies, and PL/pgSQL may build its queries at run
+/// time), so it cannot prove that a query reads no protected table. What it stores, though,
+/// depends only on the context it runs under: without a tenant context, every protected table
+/// yields no rows (fail closed), so a view filled then holds no tenant's rows. Refusing
+/// CREATE/REFRESH MATERIALIZED VIEW under a tenant context therefore covers every path, at the
+/// cost of filling views over unprotected data outside the tenant context (an application
+/// does that from a maintenance job anyway).
+///
+/// CREATE TABLE AS and SELECT INTO are not refused: they are CREATE TABLE plus
+/// INSERT ... SELECT, and a tenant context may always copy its own rows into a table it can
+/// write (refusing the one spelling would protect nothing); the copy is a table, which
+/// auto-protection protects when it has a tenant column, and whose readers its owner's grants
+/// decide. A materialized view differs: RLS cannot be enabled on it, and REFRESH re-fills it
+/// with whatever tenant's rows the refreshing session sees, for everyone who can read it.
+fn refuse_capture_under_a_context(superuser: bool) -> ExtResult<()> {
+    if crate::context::current()
+        .and_then(|ctx| ctx.tenant_id)
+        .is_none()
+    {
+        return Ok(());
+    }
+    let views = db::rows(
+        "SELECT DISTINCT d.objid::regclass::text FROM pg_catalog.pg_event_trigger_ddl_commands() d
+         WHERE d.classid = 'pg_catalog.pg_class'::regclass
+           AND d.command_tag IN ('CREATE MATERIALIZED VIEW', 'REFRESH MATERIALIZED VIEW')
+         ORDER BY 1",
+        &[],
+        |row| Ok(row.get::<String>(1)?.unwrap_or_default()),
+    )?;
+    let Some(view) = views.first() else {
+        return Ok(());
+    };
+    if superuser {
+        pgrx::warning!(
+            "boards_tenant: materialized view {view} was filled under a tenant context; every role that can read it sees that tenant's rows"
+        );
+        return Ok(());
+    }
+    Err(ExtError::Forbidden {
+        message: format!("materialized view {view} cannot be created or refreshed under a tenant context"),
+        detail: Some(
+            "A materialized view stores the rows its query reads, and row level security cannot filter them: filled under a tenant context, it would hand that tenant's rows to every other tenant that reads it.".into(),
         ),
     })
 }

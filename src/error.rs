@@ -19,6 +19,14 @@ pub enum ExtError {
     #[error("tenant \"{0}\" already exists")]
     TenantExists(String),
 
+    #[error("slug \"{0}\" is reserved: a tenant gave it up by rename or deletion")]
+    SlugReserved(String),
+
+    /// Registration's one answer for a slug it cannot have, whatever holds it (an active,
+    /// suspended or pending tenant, or a reservation): nothing about other tenants leaks.
+    #[error("slug is not available")]
+    SlugNotAvailable,
+
     #[error("\"{subject}\" is not a member of tenant \"{tenant}\"")]
     MemberNotFound { subject: String, tenant: String },
 
@@ -75,7 +83,10 @@ impl ExtError {
             | ExtError::NotAllowed(_)
             | ExtError::NotPreloaded { .. } => ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
             ExtError::ReadOnly => ERRCODE_READ_ONLY_SQL_TRANSACTION,
-            ExtError::TenantExists(_) | ExtError::KeyExists(_) => ERRCODE_UNIQUE_VIOLATION,
+            ExtError::TenantExists(_)
+            | ExtError::KeyExists(_)
+            | ExtError::SlugReserved(_)
+            | ExtError::SlugNotAvailable => ERRCODE_UNIQUE_VIOLATION,
             ExtError::InvalidArgument(_) => ERRCODE_INVALID_PARAMETER_VALUE,
             ExtError::Forbidden { .. } => ERRCODE_INSUFFICIENT_PRIVILEGE,
             // Not XX000: the client gets a code of the class for errors inside a routine.
@@ -100,6 +111,10 @@ impl ExtError {
             ExtError::TenantNotFound(_) => Some(
                 "Create or register the tenant first; tenants are never created implicitly.".into(),
             ),
+            ExtError::SlugReserved(_) => Some(
+                "An administrator can free it with boards_tenant_release_slug() once no valid token names it.".into(),
+            ),
+            ExtError::SlugNotAvailable => Some("Choose another organization_slug.".into()),
             ExtError::TenantNotActive { status, .. } if status == "pending_approval" => {
                 Some("An administrator must run boards_tenant_approve() first.".into())
             }

@@ -1,9 +1,11 @@
 //! JWT verification keys: stored in `boards.jwt_keys` (admin-readable only), cached per backend.
 //!
 //! The cache is dropped whenever the key table changes: a statement trigger on the table sends
-//! a relcache invalidation for it (transactional, delivered to every backend at commit, and to
-//! this backend at the next command), and our relcache callback clears both the key cache and
-//! the verified-token cache, so a removed key stops verifying cached tokens at once.
+//! a relcache invalidation for it (transactional, delivered to every backend at commit, and
+//! processed by this backend at the next statement that verifies a token, `invalidation.rs`),
+//! and our relcache callback clears both the key cache and the verified-token cache; cached
+//! tokens also carry the key generation that verified them, so a removed key stops verifying
+//! them at once.
 
 use std::cell::RefCell;
 use std::rc::Rc;
@@ -20,26 +22,48 @@ use crate::error::{ExtError, ExtResult, SqlResult};
 use crate::invalidation;
 
 thread_local! {
-    static KEYS: RefCell<Option<Rc<Vec<VerificationKey>>>> = const { RefCell::new(None) };
+    /// The installed keys and the generation they were loaded in.
+    static KEYS: RefCell<Option<(u64, Rc<Vec<VerificationKey>>)>> = const { RefCell::new(None) };
+    static LOADS: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
-/// Every installed key, loaded once per backend until the key table changes.
-pub fn installed() -> ExtResult<Rc<Vec<VerificationKey>>> {
-    if let Some(keys) = KEYS.with(|k| k.borrow().clone()) {
-        return Ok(keys);
+/// Every installed key, loaded once per backend until the key table changes, with the
+/// generation of the load: a token verified by an earlier generation's keys must be verified
+/// again (see `auth::verify`). Read from the latest committed state (`db::latest_rows`).
+pub fn installed() -> ExtResult<(u64, Rc<Vec<VerificationKey>>)> {
+    let generation = invalidation::Generation::begin();
+    if let Some((load, keys)) = KEYS.with(|k| k.borrow().clone()) {
+        return Ok((load, keys));
     }
-    let table = db::one::<pg_sys::Oid>("SELECT 'boards.jwt_keys'::regclass::oid", &[])?
-        .unwrap_or(pg_sys::Oid::INVALID);
-    let keys = db::rows(
+    let (table, owner) = db::rows(
+        "SELECT c.oid, c.relowner FROM pg_catalog.pg_class c
+         WHERE c.oid = 'boards.jwt_keys'::pg_catalog.regclass",
+        &[],
+        |row| Ok((row.get::<pg_sys::Oid>(1)?, row.get::<pg_sys::Oid>(2)?)),
+    )?
+    .into_iter()
+    .next()
+    .map(|(t, o)| {
+        (
+            t.unwrap_or(pg_sys::Oid::INVALID),
+            o.unwrap_or(pg_sys::Oid::INVALID),
+        )
+    })
+    .unwrap_or((pg_sys::Oid::INVALID, pg_sys::Oid::INVALID));
+    invalidation::watch(table, forget);
+    // The context readers check a context's key as the caller, who may not read the key
+    // table: the load runs as the table's owner, as it does inside the SECURITY DEFINER setters.
+    let _owner = AsUser::switch(owner);
+    let keys = db::latest_rows(
         "SELECT kid, alg, format, material FROM boards.jwt_keys ORDER BY kid",
         &[],
         |row| {
-            Ok((
-                row.get::<String>(1)?.unwrap_or_default(),
-                row.get::<String>(2)?.unwrap_or_default(),
-                row.get::<String>(3)?.unwrap_or_default(),
-                row.get::<String>(4)?.unwrap_or_default(),
-            ))
+            (
+                row.get::<String>(1).unwrap_or_default(),
+                row.get::<String>(2).unwrap_or_default(),
+                row.get::<String>(3).unwrap_or_default(),
+                row.get::<String>(4).unwrap_or_default(),
+            )
         },
     )?
     .into_iter()
@@ -55,9 +79,61 @@ pub fn installed() -> ExtResult<Rc<Vec<VerificationKey>>> {
     )
     .collect::<Vec<_>>();
     let keys = Rc::new(keys);
-    invalidation::watch(table, forget);
-    KEYS.with(|k| *k.borrow_mut() = Some(Rc::clone(&keys)));
-    Ok(keys)
+    let load = LOADS.with(|l| {
+        l.set(l.get().wrapping_add(1));
+        l.get()
+    });
+    // Cached only when no invalidation arrived while loading, and never beyond its share of
+    // the cache budget (then every call loads them again).
+    let bytes: usize = keys.iter().map(VerificationKey::approximate_bytes).sum();
+    if generation.still_current() && bytes <= crate::settings::cache_budget_bytes() / 8 {
+        KEYS.with(|k| *k.borrow_mut() = Some((load, Rc::clone(&keys))));
+    }
+    Ok((load, keys))
+}
+
+/// Whether the key `kid` is still installed: a context set from a token it verified lasts
+/// only that long (`tenant_status.rs`). Any error counts as not installed.
+pub fn still_installed(kid: &str) -> bool {
+    matches!(installed(), Ok((_, keys)) if keys.iter().any(|k| k.kid() == kid))
+}
+
+/// While alive, the current user is another role (as in a SECURITY DEFINER call); the previous
+/// one comes back on drop, and on an error the (sub)transaction abort restores it.
+struct AsUser {
+    previous: pg_sys::Oid,
+    sec_context: i32,
+}
+
+impl AsUser {
+    fn switch(user: pg_sys::Oid) -> Option<Self> {
+        if user == pg_sys::Oid::INVALID {
+            return None;
+        }
+        let mut previous = pg_sys::Oid::INVALID;
+        let mut sec_context = 0;
+        // SAFETY: the same calls fmgr makes around a SECURITY DEFINER function.
+        unsafe {
+            pg_sys::GetUserIdAndSecContext(&mut previous, &mut sec_context);
+            pg_sys::SetUserIdAndSecContext(
+                user,
+                sec_context | pg_sys::SECURITY_LOCAL_USERID_CHANGE as i32,
+            );
+        }
+        Some(AsUser {
+            previous,
+            sec_context,
+        })
+    }
+}
+
+impl Drop for AsUser {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            // SAFETY: restores what `switch` saved.
+            unsafe { pg_sys::SetUserIdAndSecContext(self.previous, self.sec_context) };
+        }
+    }
 }
 
 fn build(kid: &str, alg: &str, format: &str, material: &str) -> ExtResult<VerificationKey> {
@@ -70,6 +146,7 @@ fn build(kid: &str, alg: &str, format: &str, material: &str) -> ExtResult<Verifi
 /// cached tokens at once.
 fn forget() {
     KEYS.with(|k| *k.borrow_mut() = None);
+    LOADS.with(|l| l.set(l.get().wrapping_add(1)));
     crate::auth::forget_verified_tokens();
 }
 

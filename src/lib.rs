@@ -29,6 +29,7 @@ mod preload;
 mod registration;
 mod settings;
 mod sqltypes;
+mod statistics;
 mod tenant_status;
 mod tenants;
 

@@ -443,15 +443,32 @@ pub fn unprotect(tbl: pg_sys::Oid) -> ExtResult<()> {
         "DELETE FROM boards.protected_tables WHERE tbl = $1::oid",
         &[tbl.into()],
     )?;
-    Ok(())
+    crate::statistics::forget(tbl)
 }
 
 /// Protects a table: RLS on the tenant column, its default, an index; recorded in the registry.
-#[pg_extern(volatile, parallel_unsafe)]
-fn boards_tenant_protect(
+/// The `sensitive_columns` lose their planner statistics for good (`statistics.rs`). A new C
+/// symbol for the three-argument signature of 0.2.0; the two-argument one below keeps serving
+/// databases still at 0.1.0.
+#[pg_extern(volatile, parallel_unsafe, name = "boards_tenant_protect")]
+fn boards_tenant_protect_with_statistics(
     tbl: RegClass,
     tenant_column: default!(SqlName, "'tenant_id'"),
+    sensitive_columns: default!(Option<Vec<Option<String>>>, "NULL"),
 ) -> SqlResult<()> {
+    protect(tbl.0, &tenant_column.0, false)?;
+    let columns: Vec<String> = sensitive_columns
+        .unwrap_or_default()
+        .into_iter()
+        .flatten()
+        .collect();
+    Ok(crate::statistics::hide(tbl.0, &columns)?)
+}
+
+/// `boards_tenant_protect(regclass, name)` of 0.1.0 (its SQL definition names this symbol):
+/// what a database runs between a library update and `ALTER EXTENSION ... UPDATE`.
+#[pg_extern(volatile, parallel_unsafe, sql = false)]
+fn boards_tenant_protect(tbl: RegClass, tenant_column: SqlName) -> SqlResult<()> {
     Ok(protect(tbl.0, &tenant_column.0, false)?)
 }
 

@@ -62,11 +62,18 @@ fn claim_slug(
         } else {
             slug_with_suffix(base, n)
         };
-        if let Some(id) = tenants::insert_tenant(name, &slug, status, settings.clone())? {
-            return Ok((id, slug));
+        match tenants::insert_tenant(name, &slug, status, settings.clone()) {
+            Ok(Some(id)) => return Ok((id, slug)),
+            Ok(None) => {}
+            // Reserved after all (a concurrent rename or deletion): the same answer as taken.
+            Err(ExtError::SlugReserved(_)) => return Err(ExtError::SlugNotAvailable),
+            Err(e) => return Err(e),
         }
     }
-    Err(ExtError::TenantExists(base.to_owned()))
+    // One answer for every reason a slug is unavailable (README, "Registration"): an active,
+    // suspended or pending tenant holds it, or it is reserved. The caller learns only that it
+    // cannot have this slug, never which tenant state is behind it.
+    Err(ExtError::SlugNotAvailable)
 }
 
 fn register(req: RegistrationRequest, include_sample_data: bool) -> ExtResult<serde_json::Value> {

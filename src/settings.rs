@@ -30,6 +30,17 @@ pub static PUBLIC_EMAIL_DOMAINS: GucSetting<Option<CString>> =
 pub static AUTO_PROTECT: GucSetting<bool> = GucSetting::<bool>::new(true);
 pub static REQUIRE_LOCAL_CONTEXT: GucSetting<bool> = GucSetting::<bool>::new(false);
 pub static CONTEXT: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+/// The byte budget of all the extension's per-backend caches together, in kB.
+pub static CACHE_BUDGET_KB: GucSetting<i32> = GucSetting::<i32>::new(DEFAULT_CACHE_BUDGET_KB);
+pub const DEFAULT_CACHE_BUDGET_KB: i32 = 16 * 1024;
+
+/// `boards.cache_budget` in bytes. Shared out as: verified tokens 1/2, memberships 1/4,
+/// tenants 1/8, keys 1/8 (README, "Settings").
+pub fn cache_budget_bytes() -> usize {
+    usize::try_from(CACHE_BUDGET_KB.get())
+        .unwrap_or(0)
+        .saturating_mul(1024)
+}
 
 /// Minimum level of the extension's own diagnostic messages while `boards.debug` is on.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, PostgresGucEnum)]
@@ -179,6 +190,16 @@ pub fn register() {
         c"Turn on for roles that connect through a transaction-pooling PgBouncer.",
         &REQUIRE_LOCAL_CONTEXT,
     );
+    GucRegistry::define_int_guc(
+        c"boards.cache_budget",
+        c"Memory budget of all boards_tenant caches of one backend together.",
+        c"Verified tokens get half, memberships a quarter, tenants and keys an eighth each; a cache past its share restarts or evicts.",
+        &CACHE_BUDGET_KB,
+        64,
+        1024 * 1024,
+        GucContext::Suset,
+        GucFlags::UNIT_KB,
+    );
     string_setting(
         CONTEXT_SETTING,
         c"The verified tenant context of this session (internal).",
@@ -231,7 +252,7 @@ mod tests {
             Spi::get_one::<i64>("SELECT count(*) FROM pg_settings WHERE name LIKE 'boards.%'")
                 .unwrap();
         // boards.context is hidden from pg_settings (GUC_NO_SHOW_ALL).
-        assert_eq!(defined, Some(15));
+        assert_eq!(defined, Some(16));
     }
 
     #[pg_test]

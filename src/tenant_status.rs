@@ -1,20 +1,39 @@
-//! Is the context's tenant still usable? A context is checked when it is set; this check makes
-//! a tenant suspended (or deleted) afterwards fail closed for sessions already acting for it,
-//! from their next statement on. It reads through the tenant cache of `tenants.rs`, which is
-//! dropped when `boards.tenants` changes (see `invalidation.rs`).
+//! Is the context still valid? A context is checked when it is set; this check makes a tenant
+//! suspended (or deleted) afterwards, and a member removed (or replaced by a new user row)
+//! afterwards, fail closed for sessions already acting for them, from their next statement on:
+//! the context readers (`boards_current_tenant()` and friends, called once per statement by
+//! the policies) ask it every time. It reads through the tenant and membership caches of
+//! `tenants.rs`, which are dropped when `boards.tenants` / `boards.users` change; pending
+//! invalidations are processed first (`invalidation::catch_up`), since a statement that takes
+//! no new lock would not process them. The key that verified the context's token must still be
+//! installed (the key cache of `keys.rs`). With warm caches it runs no query. A context without
+//! a subject (`boards_set_tenant`, for trusted server roles) has no membership or key to check.
 //!
-//! The lookup runs as the caller: a tenant context may read its own tenant row (the
-//! `tenants_own_row` policy), and while the lookup runs, the policy's own call of
-//! `boards_current_tenant()` is answered without the check, so it does not recurse. The query
-//! qualifies its operator: the caller's `search_path` must not be able to change its meaning.
+//! The lookups run as the caller: a tenant context may read its own tenant row (the
+//! `tenants_own_row` policy) and its own tenant's user rows, and while they run, the policies'
+//! own calls of `boards_current_tenant()` are answered without the check, so it does not
+//! recurse. The queries qualify their operators: the caller's `search_path` must not be able
+//! to change their meaning.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::rc::Rc;
+
+use boards_tenant_core::context::Context;
 
 use crate::context::to_pg_uuid;
+use crate::invalidation;
+use crate::keys;
 use crate::tenants;
 
 thread_local! {
     static LOOKING_UP: Cell<bool> = const { Cell::new(false) };
+    /// The last context found usable, and the invalidation state it was found in. Everything
+    /// the verdict depends on (tenant status, membership, keys) changes only through a change
+    /// of `boards.tenants`, `boards.users` or `boards.jwt_keys`, whose invalidation (also this
+    /// transaction's own, and the undoing at rollback) moves the state on: until then the
+    /// verdict stands, and the per-statement check is a pointer and a number compared.
+    static VERDICT: RefCell<Option<(Rc<Context>, invalidation::Generation)>> =
+        const { RefCell::new(None) };
 }
 
 /// Clears the re-entrancy flag however the lookup ends (an ERROR unwinds through here).
@@ -33,13 +52,50 @@ impl Drop for Lookup {
     }
 }
 
-/// Whether the tenant exists and is active. Also in parallel workers: a direct call of a
-/// context function may run there, and the read is an ordinary one they may do.
-pub fn usable(tenant: uuid::Uuid) -> bool {
+/// Whether the context's tenant exists and is active and, for a context with a subject, the
+/// subject is still the member the context was set for (same user row). Also in parallel
+/// workers: a direct call of a context function may run there, and the reads are ordinary ones
+/// they may do.
+pub fn usable(ctx: &Rc<Context>) -> bool {
+    if ctx.tenant_id.is_none() {
+        return false;
+    }
     if LOOKING_UP.with(|l| l.get()) {
         return true;
     }
+    let generation = invalidation::Generation::begin();
+    let known = VERDICT.with(|v| {
+        v.borrow()
+            .as_ref()
+            .is_some_and(|(seen, at)| Rc::ptr_eq(seen, ctx) && *at == generation)
+    });
+    if known {
+        return true;
+    }
+    let ok = check(ctx);
+    if ok && generation.still_current() {
+        VERDICT.with(|v| *v.borrow_mut() = Some((Rc::clone(ctx), generation)));
+    }
+    ok
+}
+
+fn check(ctx: &Context) -> bool {
+    let Some(tenant) = ctx.tenant_id else {
+        return false;
+    };
     let _lookup = Lookup::begin();
+    let tenant = to_pg_uuid(tenant);
     // An error (e.g. the extension is being dropped) or no row: not usable.
-    matches!(tenants::find_by_id(to_pg_uuid(tenant)), Ok(Some(t)) if t.status == "active")
+    if !matches!(tenants::find_by_id(tenant), Ok(Some(t)) if t.status == "active") {
+        return false;
+    }
+    let member = match (ctx.subject.as_deref(), ctx.user_id) {
+        (Some(subject), Some(user)) => {
+            matches!(tenants::member(tenant, subject), Ok(Some(m)) if m.id == to_pg_uuid(user))
+        }
+        (Some(_), None) => false,
+        (None, _) => true,
+    };
+    // A context lasts only while the key that verified its token is installed.
+    member && ctx.kid.as_deref().is_none_or(keys::still_installed)
 }

@@ -3,7 +3,7 @@
 //! over the `boards.tenant_*_internal` functions here, so they all return one row type,
 //! `boards.tenant_info`.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
 
 use boards_tenant_core::claims::TenantRef;
@@ -29,6 +29,20 @@ pub struct TenantRow {
     pub id: pgrx::Uuid,
     pub slug: String,
     pub status: String,
+    /// `created_at`, in whole seconds since 1970 (rounded down).
+    pub created_unix: i64,
+}
+
+impl TenantRow {
+    /// Roughly what the cache entry takes: the struct, the slug twice (by id and by slug), map
+    /// slots.
+    fn approximate_bytes(&self) -> usize {
+        self.slug
+            .len()
+            .saturating_mul(2)
+            .saturating_add(self.status.len())
+            .saturating_add(160)
+    }
 }
 
 fn tenant_of(row: &pgrx::spi::SpiHeapTupleData) -> pgrx::spi::Result<Option<TenantRow>> {
@@ -37,19 +51,33 @@ fn tenant_of(row: &pgrx::spi::SpiHeapTupleData) -> pgrx::spi::Result<Option<Tena
             id,
             slug: row.get(2)?.unwrap_or_default(),
             status: row.get(3)?.unwrap_or_default(),
+            created_unix: 0,
         }),
         None => None,
     })
 }
 
+/// A membership: the subject's user row in a tenant, and its role.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub id: pgrx::Uuid,
+    pub role: String,
+}
+
 thread_local! {
-    /// Tenants by id and by slug, and memberships by (tenant, subject): the context path
-    /// consults them on every request. Dropped when `boards.tenants` / `boards.users` change
-    /// (statement triggers, `invalidation.rs`).
+    /// Tenants by id and by slug, and memberships by tenant and subject: the context path
+    /// consults them on every request, the policy reader on every statement. Dropped when
+    /// `boards.tenants` / `boards.users` change (statement triggers, `invalidation.rs`); only
+    /// filled from the latest committed state (`db::latest_rows`), never from a lookup that an
+    /// invalidation overtook. Each is bounded in entries and in bytes (its share of
+    /// `boards.cache_budget`, `settings::cache_budget_bytes`); past a bound it restarts empty.
     static TENANTS: RefCell<HashMap<pgrx::Uuid, TenantRow>> = RefCell::new(HashMap::new());
     static SLUGS: RefCell<HashMap<String, pgrx::Uuid>> = RefCell::new(HashMap::new());
-    static MEMBERS: RefCell<HashMap<(pgrx::Uuid, String), pgrx::Uuid>> =
+    static TENANT_BYTES: Cell<usize> = const { Cell::new(0) };
+    static MEMBERS: RefCell<HashMap<pgrx::Uuid, HashMap<String, Member>>> =
         RefCell::new(HashMap::new());
+    static MEMBER_ENTRIES: Cell<usize> = const { Cell::new(0) };
+    static MEMBER_BYTES: Cell<usize> = const { Cell::new(0) };
 }
 
 /// Enough for every tenant and active subject a backend serves; past it the cache restarts.
@@ -58,51 +86,71 @@ const CACHE_ENTRIES: usize = 50_000;
 fn forget_tenants() {
     TENANTS.with(|t| t.borrow_mut().clear());
     SLUGS.with(|s| s.borrow_mut().clear());
+    TENANT_BYTES.with(|b| b.set(0));
 }
 
 fn forget_members() {
     MEMBERS.with(|m| m.borrow_mut().clear());
+    MEMBER_ENTRIES.with(|n| n.set(0));
+    MEMBER_BYTES.with(|b| b.set(0));
 }
 
 /// Only committed rows are cached: a row this transaction wrote may still be rolled back, and
-/// rows of other transactions are invisible until they commit.
-fn may_cache() -> bool {
+/// rows of other transactions are invisible until they commit. And only what no invalidation
+/// overtook (see `invalidation.rs`).
+fn may_cache(generation: invalidation::Generation) -> bool {
     // SAFETY: reads the current transaction's id, if one was assigned (i.e. it wrote).
-    unsafe { pg_sys::GetCurrentTransactionIdIfAny() == pg_sys::InvalidTransactionId }
+    let wrote = unsafe { pg_sys::GetCurrentTransactionIdIfAny() != pg_sys::InvalidTransactionId };
+    !wrote && generation.still_current()
 }
 
-fn remember_tenant(tenant: &TenantRow, table: pg_sys::Oid) {
-    if !may_cache() {
+fn remember_tenant(tenant: &TenantRow, table: pg_sys::Oid, generation: invalidation::Generation) {
+    invalidation::watch(table, forget_tenants);
+    if !may_cache(generation) {
         return;
     }
-    invalidation::watch(table, forget_tenants);
-    TENANTS.with(|t| {
-        let mut t = t.borrow_mut();
-        if t.len() >= CACHE_ENTRIES {
-            t.clear();
-            SLUGS.with(|s| s.borrow_mut().clear());
-        }
-        t.insert(tenant.id, tenant.clone());
-    });
+    let bytes = tenant.approximate_bytes();
+    let budget = settings::cache_budget_bytes() / 8;
+    let full = TENANTS.with(|t| t.borrow().len()) >= CACHE_ENTRIES
+        || TENANT_BYTES.with(|b| b.get()).saturating_add(bytes) > budget;
+    if full {
+        forget_tenants();
+    }
+    if bytes > budget {
+        return;
+    }
+    TENANTS.with(|t| t.borrow_mut().insert(tenant.id, tenant.clone()));
     SLUGS.with(|s| s.borrow_mut().insert(tenant.slug.clone(), tenant.id));
+    TENANT_BYTES.with(|b| b.set(b.get().saturating_add(bytes)));
 }
 
-/// Reads a tenant. The query qualifies its operator: it also runs as the caller (see
-/// `tenant_status.rs`), whose `search_path` must not change its meaning.
+/// Reads a tenant from the latest committed state. The query qualifies its operator: it also
+/// runs as the caller (see `tenant_status.rs`), whose `search_path` must not change its meaning.
 fn load_tenant(column: &str, value: pgrx::datum::DatumWithOid) -> ExtResult<Option<TenantRow>> {
-    let found = db::rows(
+    let generation = invalidation::Generation::begin();
+    let found = db::latest_rows(
         &format!(
-            "SELECT t.id, t.slug, t.status, 'boards.tenants'::pg_catalog.regclass::pg_catalog.oid
+            "SELECT t.id, t.slug, t.status,
+                    pg_catalog.floor(pg_catalog.date_part('epoch', t.created_at))::pg_catalog.int8,
+                    'boards.tenants'::pg_catalog.regclass::pg_catalog.oid
              FROM boards.tenants t WHERE t.{column} OPERATOR(pg_catalog.=) $1"
         ),
         &[value],
-        |row| Ok((tenant_of(row)?, row.get::<pg_sys::Oid>(4)?)),
+        |row| {
+            let tenant = row.get::<pgrx::Uuid>(1).map(|id| TenantRow {
+                id,
+                slug: row.get(2).unwrap_or_default(),
+                status: row.get(3).unwrap_or_default(),
+                created_unix: row.get(4).unwrap_or(i64::MAX),
+            });
+            (tenant, row.get::<pg_sys::Oid>(5))
+        },
     )?
     .into_iter()
     .next();
     Ok(match found {
         Some((Some(tenant), Some(table))) => {
-            remember_tenant(&tenant, table);
+            remember_tenant(&tenant, table, generation);
             Some(tenant)
         }
         _ => None,
@@ -161,39 +209,74 @@ fn lock_tenant(slug: &str) -> ExtResult<TenantRow> {
 
 /// The subject's user row in the tenant: its membership.
 pub fn member_id(tenant_id: pgrx::Uuid, subject: &str) -> ExtResult<Option<pgrx::Uuid>> {
-    let key = (tenant_id, subject.to_owned());
-    if let Some(id) = MEMBERS.with(|m| m.borrow().get(&key).copied()) {
-        return Ok(Some(id));
+    Ok(member(tenant_id, subject)?.map(|m| m.id))
+}
+
+/// The subject's membership in the tenant, from the cache or the latest committed state. An
+/// absent membership is not cached (adding one sends no invalidation).
+pub fn member(tenant_id: pgrx::Uuid, subject: &str) -> ExtResult<Option<Member>> {
+    let cached = MEMBERS.with(|m| {
+        m.borrow()
+            .get(&tenant_id)
+            .and_then(|by_subject| by_subject.get(subject).cloned())
+    });
+    if let Some(found) = cached {
+        return Ok(Some(found));
     }
-    let found = db::rows(
-        "SELECT id, 'boards.users'::pg_catalog.regclass::pg_catalog.oid FROM boards.users
-         WHERE tenant_id = $1 AND auth_subject = $2",
+    let generation = invalidation::Generation::begin();
+    let found = db::latest_rows(
+        "SELECT u.id, u.role, 'boards.users'::pg_catalog.regclass::pg_catalog.oid
+         FROM boards.users u
+         WHERE u.tenant_id OPERATOR(pg_catalog.=) $1 AND u.auth_subject OPERATOR(pg_catalog.=) $2",
         &[tenant_id.into(), subject.into()],
-        |row| Ok((row.get::<pgrx::Uuid>(1)?, row.get::<pg_sys::Oid>(2)?)),
+        |row| {
+            (
+                row.get::<pgrx::Uuid>(1),
+                row.get::<String>(2).unwrap_or_default(),
+                row.get::<pg_sys::Oid>(3),
+            )
+        },
     )?
     .into_iter()
     .next();
-    Ok(match found {
-        Some((Some(id), Some(table))) => {
-            if may_cache() {
-                invalidation::watch(table, forget_members);
-                MEMBERS.with(|m| {
-                    let mut m = m.borrow_mut();
-                    if m.len() >= CACHE_ENTRIES {
-                        m.clear();
-                    }
-                    m.insert(key, id);
-                });
-            }
-            Some(id)
-        }
-        _ => None,
-    })
+    let Some((Some(id), role, Some(table))) = found else {
+        return Ok(None);
+    };
+    let found = Member { id, role };
+    invalidation::watch(table, forget_members);
+    if may_cache(generation) {
+        remember_member(tenant_id, subject, &found);
+    }
+    Ok(Some(found))
+}
+
+fn remember_member(tenant_id: pgrx::Uuid, subject: &str, found: &Member) {
+    let bytes = subject
+        .len()
+        .saturating_add(found.role.len())
+        .saturating_add(128);
+    let budget = settings::cache_budget_bytes() / 4;
+    let full = MEMBER_ENTRIES.with(|n| n.get()) >= CACHE_ENTRIES
+        || MEMBER_BYTES.with(|b| b.get()).saturating_add(bytes) > budget;
+    if full {
+        forget_members();
+    }
+    if bytes > budget {
+        return;
+    }
+    MEMBERS.with(|m| {
+        m.borrow_mut()
+            .entry(tenant_id)
+            .or_default()
+            .insert(subject.to_owned(), found.clone())
+    });
+    MEMBER_ENTRIES.with(|n| n.set(n.get().saturating_add(1)));
+    MEMBER_BYTES.with(|b| b.set(b.get().saturating_add(bytes)));
 }
 
 /// Whether the tenant lets subjects with a verified address at `domain` join on first use.
 pub fn accepts_email_domain(tenant_id: pgrx::Uuid, domain: &str) -> ExtResult<bool> {
-    Ok(db::one::<bool>(
+    Ok(db::latest_one::<bool>(
         "SELECT coalesce(settings -> 'email_domains', '[]'::jsonb) ? $2
          FROM boards.tenants WHERE id = $1",
         &[tenant_id.into(), domain.into()],
@@ -284,17 +367,25 @@ fn settings_object(settings: Option<JsonB>) -> ExtResult<serde_json::Value> {
     }
 }
 
-/// Inserts a tenant; `None` when the slug is taken.
+/// Inserts a tenant; `None` when the slug is taken or reserved (`boards.reserved_slugs`).
 pub fn insert_tenant(
     name: &str,
     slug: &str,
     status: &str,
     settings: serde_json::Value,
 ) -> ExtResult<Option<pgrx::Uuid>> {
-    db::one_mut::<pgrx::Uuid>(
-        "INSERT INTO boards.tenants (name, slug, status, settings, created_by)
-         VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (slug) DO NOTHING RETURNING id",
+    let reservations = reservations_exist()?;
+    let id = db::one_mut::<pgrx::Uuid>(
+        if reservations {
+            "INSERT INTO boards.tenants (name, slug, status, settings, created_by)
+             SELECT $1, $2, $3, $4, $5
+             WHERE NOT EXISTS (SELECT FROM boards.reserved_slugs r WHERE r.slug = $2)
+             ON CONFLICT (slug) DO NOTHING RETURNING id"
+        } else {
+            "INSERT INTO boards.tenants (name, slug, status, settings, created_by)
+             VALUES ($1, $2, $3, $4, $5)
+             ON CONFLICT (slug) DO NOTHING RETURNING id"
+        },
         &[
             name.into(),
             slug.into(),
@@ -302,6 +393,52 @@ pub fn insert_tenant(
             JsonB(settings).into(),
             actor().into(),
         ],
+    )?;
+    if id.is_some() && reserved_for(slug)?.is_some() {
+        // A rename or deletion that freed this slug committed while the insert ran (it waited
+        // on the old row's unique key): the slug is reserved after all.
+        return Err(ExtError::SlugReserved(slug.to_owned()));
+    }
+    Ok(id)
+}
+
+/// Whether `boards.reserved_slugs` exists: a database still at 0.1.0 (the library updated,
+/// `ALTER EXTENSION boards_tenant UPDATE` not yet run) has none, and reserves nothing.
+fn reservations_exist() -> ExtResult<bool> {
+    Ok(db::one::<bool>(
+        "SELECT pg_catalog.to_regclass('boards.reserved_slugs') IS NOT NULL",
+        &[],
+    )?
+    .unwrap_or(false))
+}
+
+/// The reservation of `slug`, from the latest committed state: `Some(tenant)` (the tenant that
+/// freed it, if it still exists) when reserved.
+fn reserved_for(slug: &str) -> ExtResult<Option<Option<pgrx::Uuid>>> {
+    if !reservations_exist()? {
+        return Ok(None);
+    }
+    Ok(db::latest_rows(
+        "SELECT r.tenant_id FROM boards.reserved_slugs r WHERE r.slug = $1",
+        &[slug.into()],
+        |row| row.get::<pgrx::Uuid>(1),
+    )?
+    .into_iter()
+    .next())
+}
+
+/// Reserves a slug its tenant gave up (`reason`: renamed or deleted): no new tenant may take it
+/// until an admin releases it, so a still-valid token naming it never reaches another tenant.
+fn reserve_slug(slug: &str, tenant_id: pgrx::Uuid, reason: &str) -> ExtResult<()> {
+    if !reservations_exist()? {
+        return Ok(());
+    }
+    db::run(
+        "INSERT INTO boards.reserved_slugs (slug, tenant_id, reason, reserved_by)
+         VALUES ($1, $2, $3, $4)
+         ON CONFLICT (slug) DO UPDATE SET tenant_id = EXCLUDED.tenant_id, reason = EXCLUDED.reason,
+             reserved_at = now(), reserved_by = EXCLUDED.reserved_by",
+        &[slug.into(), tenant_id.into(), reason.into(), actor().into()],
     )
 }
 
@@ -384,6 +521,16 @@ fn update(
         if find_by_slug(new_slug)?.is_some() {
             return Err(ExtError::TenantExists(new_slug.clone()));
         }
+        match reserved_for(new_slug)? {
+            None => {}
+            // Taking back its own former slug: the reservation has served its purpose.
+            Some(Some(owner)) if owner == tenant.id => db::run(
+                "DELETE FROM boards.reserved_slugs WHERE slug = $1",
+                &[new_slug.as_str().into()],
+            )?,
+            Some(_) => return Err(ExtError::SlugReserved(new_slug.clone())),
+        }
+        reserve_slug(&tenant.slug, tenant.id, "renamed")?;
     }
     let settings = settings.map(|s| settings_object(Some(s))).transpose()?;
     db::run(
@@ -478,6 +625,7 @@ fn delete(slug: &str) -> ExtResult<Vec<(String, i64)>> {
         "DELETE FROM boards.tenants WHERE id = $1",
         &[tenant.id.into()],
     )?;
+    reserve_slug(&tenant.slug, tenant.id, "deleted")?;
     removed.push(("boards.tenants".to_owned(), 1));
     Ok(removed)
 }
@@ -611,12 +759,20 @@ mod boards {
 
 use boards::required;
 
+// Freed slugs stay reserved (sql/reserved_slugs.sql).
+extension_sql_file!(
+    "../sql/reserved_slugs.sql",
+    name = "reserved_slugs",
+    requires = ["schema"]
+);
+
 // The SQL-facing management functions wrap the internals above.
 extension_sql_file!(
     "../sql/tenants.sql",
     name = "tenants",
     requires = [
         "schema",
+        "reserved_slugs",
         boards::tenant_create_internal,
         boards::tenant_id_internal,
         boards::tenant_update_internal,

@@ -1,6 +1,9 @@
 //! A bounded LRU of verified tokens, keyed by the exact token string, so a connection that
 //! presents the same token again skips the signature check. Only the signature result is
 //! cached: callers re-run `check_claims` on every hit, and must `clear` when keys change.
+//! Each entry also remembers the key generation (the load of the key set) that verified it:
+//! a lookup under another generation is a miss, so a cached token never outlives its key, even
+//! if a `clear` were missed.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -16,6 +19,8 @@ struct Entry {
     bytes: usize,
     /// Recency stamp: the key of this entry in `TokenCache::order`.
     stamp: u64,
+    /// The key generation that verified it.
+    generation: u64,
 }
 
 /// Bounded LRU; both `max_entries` and `max_bytes` always hold.
@@ -41,19 +46,29 @@ impl TokenCache {
         }
     }
 
-    /// The cached verification of `token`, marking it most recently used.
-    pub fn get(&mut self, token: &str) -> Option<&VerifiedToken> {
+    /// The cached verification of `token` under key generation `generation` (a copy), marking
+    /// it most recently used; an entry of another generation is dropped.
+    pub fn get(&mut self, token: &str, generation: u64) -> Option<VerifiedToken> {
         let stamp = self.take_stamp();
+        // One hash of the token on a hit: this runs for every repeated request.
         let entry = self.entries.get_mut(token)?;
+        if entry.generation != generation {
+            let (old_stamp, bytes) = (entry.stamp, entry.bytes);
+            self.order.remove(&old_stamp);
+            self.bytes = self.bytes.saturating_sub(bytes);
+            self.entries.remove(token);
+            return None;
+        }
         self.order.remove(&entry.stamp);
         entry.stamp = stamp;
+        let verified = entry.verified.clone();
         self.order.insert(stamp, token.to_owned());
-        Some(&entry.verified)
+        Some(verified)
     }
 
     /// Caches `verified` for `token`, evicting the least recently used entries until both
     /// bounds hold. An entry larger than `max_bytes` on its own is not cached.
-    pub fn insert(&mut self, token: &str, verified: VerifiedToken) {
+    pub fn insert(&mut self, token: &str, verified: VerifiedToken, generation: u64) {
         self.remove(token);
         let bytes = entry_bytes(token, &verified);
         if self.max_entries == 0 || bytes > self.max_bytes {
@@ -77,9 +92,27 @@ impl TokenCache {
                 verified,
                 bytes,
                 stamp,
+                generation,
             },
         );
         self.bytes = self.bytes.saturating_add(bytes);
+    }
+
+    /// Changes the byte bound, evicting the least recently used entries until it holds.
+    pub fn set_max_bytes(&mut self, max_bytes: usize) {
+        self.max_bytes = max_bytes;
+        while self.bytes > self.max_bytes {
+            let Some((_, oldest)) = self.order.pop_first() else {
+                break;
+            };
+            if let Some(old) = self.entries.remove(&oldest) {
+                self.bytes = self.bytes.saturating_sub(old.bytes);
+            }
+        }
+    }
+
+    pub fn max_bytes(&self) -> usize {
+        self.max_bytes
     }
 
     pub fn clear(&mut self) {
@@ -178,9 +211,9 @@ mod tests {
     #[test]
     fn returns_what_was_inserted() {
         let mut cache = TokenCache::new(10, 1 << 20);
-        cache.insert("t1", verified("a", json!({"sub":"a"})));
-        assert_eq!(cache.get("t1").map(|v| v.subject.as_str()), Some("a"));
-        assert!(cache.get("t2").is_none());
+        cache.insert("t1", verified("a", json!({"sub":"a"})), 0);
+        assert_eq!(cache.get("t1", 0).map(|v| v.subject), Some("a".to_owned()));
+        assert!(cache.get("t2", 0).is_none());
         assert_eq!(cache.len(), 1);
         assert!(cache.bytes() > 0);
     }
@@ -188,42 +221,62 @@ mod tests {
     #[test]
     fn evicts_the_least_recently_used() {
         let mut cache = TokenCache::new(2, 1 << 20);
-        cache.insert("t1", verified("a", json!({})));
-        cache.insert("t2", verified("b", json!({})));
-        cache.get("t1");
-        cache.insert("t3", verified("c", json!({})));
-        assert!(cache.get("t1").is_some());
-        assert!(cache.get("t2").is_none());
-        assert!(cache.get("t3").is_some());
+        cache.insert("t1", verified("a", json!({})), 0);
+        cache.insert("t2", verified("b", json!({})), 0);
+        cache.get("t1", 0);
+        cache.insert("t3", verified("c", json!({})), 0);
+        assert!(cache.get("t1", 0).is_some());
+        assert!(cache.get("t2", 0).is_none());
+        assert!(cache.get("t3", 0).is_some());
     }
 
     #[test]
     fn byte_bound_evicts_and_oversized_entries_are_skipped() {
         let mut cache = TokenCache::new(100, 400);
-        cache.insert("t1", verified("a", json!({"x": "y".repeat(100)})));
-        cache.insert("t2", verified("b", json!({"x": "y".repeat(100)})));
+        cache.insert("t1", verified("a", json!({"x": "y".repeat(100)})), 0);
+        cache.insert("t2", verified("b", json!({"x": "y".repeat(100)})), 0);
         assert!(cache.bytes() <= 400);
-        cache.insert("big", verified("c", json!({"x": "y".repeat(1000)})));
-        assert!(cache.get("big").is_none());
+        cache.insert("big", verified("c", json!({"x": "y".repeat(1000)})), 0);
+        assert!(cache.get("big", 0).is_none());
         assert!(cache.bytes() <= 400);
     }
 
     #[test]
     fn reinserting_replaces_and_clear_empties() {
         let mut cache = TokenCache::new(10, 1 << 20);
-        cache.insert("t1", verified("a", json!({})));
-        cache.insert("t1", verified("b", json!({})));
+        cache.insert("t1", verified("a", json!({})), 0);
+        cache.insert("t1", verified("b", json!({})), 0);
         assert_eq!(cache.len(), 1);
-        assert_eq!(cache.get("t1").map(|v| v.subject.as_str()), Some("b"));
+        assert_eq!(cache.get("t1", 0).map(|v| v.subject), Some("b".to_owned()));
         cache.clear();
         assert_eq!((cache.len(), cache.bytes()), (0, 0));
         assert!(cache.is_empty());
     }
 
     #[test]
+    fn another_key_generation_is_a_miss() {
+        let mut cache = TokenCache::new(10, 1 << 20);
+        cache.insert("t1", verified("a", json!({})), 1);
+        assert!(cache.get("t1", 2).is_none());
+        assert!(cache.get("t1", 1).is_none(), "the stale entry is gone");
+        assert_eq!((cache.len(), cache.bytes()), (0, 0));
+    }
+
+    #[test]
+    fn lowering_the_byte_bound_evicts() {
+        let mut cache = TokenCache::new(10, 1 << 20);
+        cache.insert("t1", verified("a", json!({"x": "y".repeat(100)})), 0);
+        cache.insert("t2", verified("b", json!({"x": "y".repeat(100)})), 0);
+        cache.set_max_bytes(300);
+        assert_eq!(cache.len(), 1);
+        assert!(cache.get("t2", 0).is_some());
+        assert!(cache.bytes() <= 300);
+    }
+
+    #[test]
     fn zero_capacity_caches_nothing() {
         let mut cache = TokenCache::new(0, 1 << 20);
-        cache.insert("t1", verified("a", json!({})));
+        cache.insert("t1", verified("a", json!({})), 0);
         assert_eq!(cache.len(), 0);
     }
 }

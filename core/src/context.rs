@@ -20,6 +20,9 @@ pub struct Context {
     pub user_id: Option<Uuid>,
     pub subject: Option<String>,
     pub source: Option<String>,
+    /// The kid of the key that verified the token behind the context: the context lasts only
+    /// while that key stays installed.
+    pub kid: Option<String>,
     pub claims: Map<String, Value>,
 }
 
@@ -39,6 +42,8 @@ struct Wire {
     subject: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     source: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    kid: Option<String>,
     #[serde(default)]
     claims: Map<String, Value>,
 }
@@ -52,6 +57,7 @@ impl Context {
             user_id: self.user_id,
             subject: self.subject.clone(),
             source: self.source.clone(),
+            kid: self.kid.clone(),
             claims: self.claims.clone(),
         };
         // Serialising this struct cannot fail (string keys, no custom serializers); should it
@@ -80,6 +86,7 @@ impl Context {
             user_id: wire.user_id,
             subject: wire.subject,
             source: wire.source,
+            kid: wire.kid,
             claims: wire.claims,
         })
     }
@@ -101,6 +108,7 @@ mod tests {
             user_id: Some(Uuid::from_u128(2)),
             subject: Some("u1".into()),
             source: Some("claim:tenant".into()),
+            kid: Some("k1".into()),
             claims,
         }
     }

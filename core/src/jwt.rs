@@ -18,6 +18,12 @@ use crate::key_material::{self, ParsedKey};
 /// Larger tokens are refused before any parsing (a token travels in a header; 64 KiB is far
 /// beyond any real one).
 pub const MAX_TOKEN_BYTES: usize = 65536;
+/// The longest subject (`sub`) accepted, in bytes: it keys the membership cache and
+/// `boards.users.auth_subject`. Longer: 22023.
+pub const MAX_SUBJECT_BYTES: usize = 255;
+/// The largest claims set accepted (the decoded payload), in bytes: the claims travel in the
+/// tenant context and fill the verified-token cache. Larger: 22023.
+pub const MAX_CLAIMS_BYTES: usize = 16384;
 
 /// With no `kid` in the header, at most this many keys of the token's algorithm are tried, so
 /// a token cannot make one call cost an unbounded number of signature checks.
@@ -216,6 +222,7 @@ pub struct VerificationKey {
     format: KeyFormat,
     key: DecodingKey,
     secret_len: Option<usize>,
+    material_len: usize,
 }
 
 impl fmt::Debug for VerificationKey {
@@ -271,11 +278,20 @@ impl VerificationKey {
             format,
             key: decoding,
             secret_len,
+            material_len: material.len(),
         })
     }
 
     pub fn kid(&self) -> &str {
         &self.kid
+    }
+
+    /// What the key takes in memory, roughly: its id and (a multiple of) its material.
+    pub fn approximate_bytes(&self) -> usize {
+        self.kid
+            .len()
+            .saturating_add(self.material_len.saturating_mul(2))
+            .saturating_add(256)
     }
 
     pub fn alg(&self) -> Algorithm {
@@ -517,12 +533,27 @@ pub fn verify_signature(token: &str, keys: &[VerificationKey]) -> Result<Verifie
         .find(|key| key.verifies(parts.signing_input, parts.signature))
         .ok_or(TokenError::BadSignature)?;
 
-    let claims = match json::parse_strict(&b64_part(parts.payload, "payload")?) {
+    let payload = b64_part(parts.payload, "payload")?;
+    let claims = match json::parse_strict(&payload) {
         Ok(Value::Object(claims)) => claims,
         Ok(_) => return Err(TokenError::ClaimsNotObject.into()),
         Err(e) => return Err(malformed(format!("payload is not valid JSON: {e}"))),
     };
+    // Checked once the claims parse (a malformed payload keeps its own error): well-formed
+    // claims beyond the limit are a bad argument, whoever signed them.
+    if payload.len() > MAX_CLAIMS_BYTES {
+        return Err(CoreError::invalid_argument(format!(
+            "the token's claims are too large ({} bytes; the limit is {MAX_CLAIMS_BYTES})",
+            payload.len()
+        )));
+    }
     let subject = match claims.get("sub") {
+        Some(Value::String(sub)) if sub.len() > MAX_SUBJECT_BYTES => {
+            return Err(CoreError::invalid_argument(format!(
+                "the token's subject (sub) is too long ({} bytes; the limit is {MAX_SUBJECT_BYTES})",
+                sub.len()
+            )))
+        }
         Some(Value::String(sub)) if !sub.is_empty() => sub.clone(),
         None | Some(Value::Null) | Some(Value::String(_)) => {
             return Err(TokenError::NoSubject.into())
@@ -609,6 +640,20 @@ pub fn check_claims(
         }
     }
     Ok(())
+}
+
+/// Whether just-in-time membership may join a tenant created at `tenant_created_unix`
+/// (whole seconds, rounded down) with this token: only a token issued in or after the second
+/// the tenant was created (`iat`). A token issued before the tenant existed was issued for
+/// whatever tenant had its slug then, so it must not follow the slug to a new tenant; a token
+/// without `iat` (or with a non-numeric one) cannot show it is newer, so it never joins: fail
+/// closed. No leeway: an issuer whose clock runs behind only delays first use by the skew.
+pub fn may_join_tenant_created_at(claims: &Map<String, Value>, tenant_created_unix: i64) -> bool {
+    let Some(iat) = claims.get("iat").and_then(Value::as_f64) else {
+        return false;
+    };
+    // `as` saturates; JSON has no NaN or infinity.
+    iat.floor() as i64 >= tenant_created_unix
 }
 
 /// [`verify_signature`] then [`check_claims`].

@@ -1430,6 +1430,7 @@ fn context_text() -> BoxedStrategy<String> {
                     user_id: u.map(Uuid::from_u128),
                     subject: sub,
                     source: Some("claim:tenant".into()),
+                    kid: Some("fuzz-hs256".into()),
                     claims,
                 }
                 .encode()
@@ -1470,6 +1471,7 @@ fn context_decode() {
                         "user_id",
                         "subject",
                         "source",
+                        "kid",
                         "claims",
                     ];
                     prop_assert!(value
@@ -1742,6 +1744,11 @@ fn tokens_signed_arbitrary_claims() {
                         ..Context::default()
                     };
                     prop_assert_eq!(Context::decode(&ctx.encode()).ok(), Some(ctx));
+                }
+                // Claims or a subject beyond their documented limits (MAX_CLAIMS_BYTES,
+                // MAX_SUBJECT_BYTES): a bad argument, whatever signed it.
+                Err(e) if e.kind() == ErrorKind::InvalidArgument => {
+                    prop_assert!(e.to_string().contains("too l"), "{}", e);
                 }
                 Err(e) => {
                     prop_assert_eq!(e.kind(), ErrorKind::TokenRejected, "{}", e);

@@ -709,3 +709,60 @@ fn tokens_signed_by_another_implementation_verify_for_every_algorithm() {
         assert_eq!(verified.subject, "interop-user");
     }
 }
+
+#[test]
+fn subjects_and_claims_beyond_their_limits_are_invalid_arguments() {
+    use boards_tenant_core::{MAX_CLAIMS_BYTES, MAX_SUBJECT_BYTES};
+    let keys = [hs256_key()];
+    let at_limit = "s".repeat(MAX_SUBJECT_BYTES);
+    let token = sign(Algorithm::HS256, None, &json!({"sub": at_limit}));
+    assert_eq!(verify_signature(&token, &keys).unwrap().subject, at_limit);
+    let token = sign(
+        Algorithm::HS256,
+        None,
+        &json!({"sub": "s".repeat(MAX_SUBJECT_BYTES + 1)}),
+    );
+    let err = verify_signature(&token, &keys).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
+    let token = sign(
+        Algorithm::HS256,
+        None,
+        &json!({"sub": "u", "pad": "x".repeat(MAX_CLAIMS_BYTES)}),
+    );
+    let err = verify_signature(&token, &keys).unwrap_err();
+    assert_eq!(err.kind(), ErrorKind::InvalidArgument, "{err}");
+    assert!(err.to_string().contains("too large"), "{err}");
+}
+
+#[test]
+fn just_in_time_membership_needs_a_token_issued_after_the_tenant() {
+    use boards_tenant_core::may_join_tenant_created_at;
+    let claims = |v: serde_json::Value| v.as_object().cloned().unwrap_or_default();
+    let created = NOW;
+    assert!(may_join_tenant_created_at(
+        &claims(json!({"iat": NOW})),
+        created
+    ));
+    assert!(may_join_tenant_created_at(
+        &claims(json!({"iat": NOW as f64 + 0.9})),
+        created
+    ));
+    assert!(may_join_tenant_created_at(
+        &claims(json!({"iat": NOW + 5})),
+        created
+    ));
+    assert!(!may_join_tenant_created_at(
+        &claims(json!({"iat": NOW - 1})),
+        created
+    ));
+    // No iat, or not a number: the token cannot show it is newer than the tenant.
+    assert!(!may_join_tenant_created_at(&claims(json!({})), created));
+    assert!(!may_join_tenant_created_at(
+        &claims(json!({"iat": "now"})),
+        created
+    ));
+    assert!(!may_join_tenant_created_at(
+        &claims(json!({"iat": null})),
+        created
+    ));
+}

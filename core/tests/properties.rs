@@ -172,6 +172,7 @@ proptest! {
         slug in prop::option::of(".*"),
         subject in prop::option::of(".*"),
         source in prop::option::of(".*"),
+        kid in prop::option::of(".*"),
         claims in claims(),
     ) {
         let context = Context {
@@ -180,6 +181,7 @@ proptest! {
             user_id: user.map(Uuid::from_u128),
             subject,
             source,
+            kid,
             claims,
         };
         let encoded = context.encode();
@@ -209,9 +211,9 @@ proptest! {
             if insert {
                 let mut claims = Map::new();
                 claims.insert("pad".into(), Value::String("x".repeat(size)));
-                cache.insert(&token, verified(claims));
+                cache.insert(&token, verified(claims), 0);
             } else {
-                let _ = cache.get(&token);
+                let _ = cache.get(&token, 0);
             }
             prop_assert!(cache.len() <= max_entries);
             prop_assert!(cache.bytes() <= max_bytes);

@@ -112,6 +112,13 @@ pub const SETTINGS: &[Setting] = &[
         forged: "on",
         other: "off",
     },
+    Setting {
+        name: "boards.cache_budget",
+        default: Expected::Is("16MB"),
+        // In kB, the setting's unit: pg_settings shows them so.
+        forged: "64",
+        other: "1024",
+    },
     // The tenant context itself: hidden from SHOW ALL, never writable by hand.
     Setting {
         name: "boards.context",

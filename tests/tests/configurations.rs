@@ -56,7 +56,7 @@ fn token(claims: serde_json::Value) -> String {
 }
 
 fn good_claims() -> serde_json::Value {
-    json!({"sub": "alice", "tenant": "acme", "iss": "https://evil.example", "aud": "evil",
+    json!({"iat": jwt::now(), "sub": "alice", "tenant": "acme", "iss": "https://evil.example", "aud": "evil",
            "exp": jwt::now() + 600})
 }
 
@@ -210,9 +210,9 @@ fn every_setting_attack_fails_closed_without_preload() {
 /// another issuer must not verify — whatever the connection passes at startup.
 fn reported_attacks(cluster: &Cluster, preloaded: bool) {
     let db = configured(cluster);
-    let no_tenant = json!({"sub": "bob", "iss": "https://evil.example", "aud": "evil",
+    let no_tenant = json!({"iat": jwt::now(), "sub": "bob", "iss": "https://evil.example", "aud": "evil",
                            "exp": jwt::now() + 600});
-    let other_issuer = json!({"sub": "alice", "tenant": "acme", "iss": "https://other.example",
+    let other_issuer = json!({"iat": jwt::now(), "sub": "alice", "tenant": "acme", "iss": "https://other.example",
                               "aud": "evil", "exp": jwt::now() + 600});
     let mut plain = db.app();
     if preloaded {
@@ -391,17 +391,17 @@ fn writes_in_a_read_only_transaction_get_a_clear_error() {
     let newcomer = mint(
         "HS256",
         &test_kid("HS256"),
-        &json!({"sub": "newcomer", "tenant": "acme"}),
+        &json!({"iat": jwt::now(), "sub": "newcomer", "tenant": "acme"}),
     );
     let alice = mint(
         "HS256",
         &test_kid("HS256"),
-        &json!({"sub": "alice", "tenant": "acme"}),
+        &json!({"iat": jwt::now(), "sub": "alice", "tenant": "acme"}),
     );
     let registrant = mint(
         "HS256",
         &test_kid("HS256"),
-        &json!({"sub": "founder", "email": "founder@startup.example", "email_verified": true}),
+        &json!({"iat": jwt::now(), "sub": "founder", "email": "founder@startup.example", "email_verified": true}),
     );
     let read_only = |conn: &mut Client, sql: &str, params: &[&(dyn ToSql + Sync)]| {
         exec(conn, "BEGIN READ ONLY");

@@ -44,7 +44,7 @@ fn hs256(claims: Value) -> String {
 }
 
 fn claims(extra: Value) -> Value {
-    let mut base = json!({"sub": "user123", "exp": jwt::now() + 600});
+    let mut base = json!({"iat": jwt::now(), "sub": "user123", "exp": jwt::now() + 600});
     if let (Some(base), Some(extra)) = (base.as_object_mut(), extra.as_object()) {
         for (k, v) in extra {
             base.insert(k.clone(), v.clone());
@@ -249,8 +249,9 @@ fn the_email_domain_joins_only_tenants_that_list_the_domain() {
             &[],
         )
         .unwrap_or_else(|e| panic!("{}", error_text(&e)));
-    let colleague =
-        hs256(json!({"sub": "colleague", "email": "c@globex.com", "exp": jwt::now() + 60}));
+    let colleague = hs256(
+        json!({"iat": jwt::now(), "sub": "colleague", "email": "c@globex.com", "exp": jwt::now() + 60}),
+    );
     assert_eq!(slug_and_source(&mut app, &colleague, None).0, "globex");
     assert_eq!(memberships(&db, "globex", "colleague"), 1);
 }
@@ -554,7 +555,8 @@ fn tampered_tokens_are_refused() {
 fn leeway_issuer_and_audience_are_enforced_when_configured() {
     let db = setup();
     let now = jwt::now();
-    let just_expired = hs256(json!({"sub": "u", "tenant": "globex", "exp": now - 5}));
+    let just_expired =
+        hs256(json!({"iat": jwt::now(), "sub": "u", "tenant": "globex", "exp": now - 5}));
     assert_eq!(
         slug_and_source(&mut db.app(), &just_expired, None).0,
         "globex",
@@ -566,7 +568,7 @@ fn leeway_issuer_and_audience_are_enforced_when_configured() {
     db.set("boards.jwt_issuer", "https://issuer.example.com");
     db.set("boards.jwt_audience", "boards-api");
     let mut app = db.app();
-    let base = json!({"sub": "u", "tenant": "globex", "exp": now + 600});
+    let base = json!({"iat": jwt::now(), "sub": "u", "tenant": "globex", "exp": now + 600});
     let with = |extra: Value| {
         let mut c = base.clone();
         if let (Some(c), Some(e)) = (c.as_object_mut(), extra.as_object()) {
@@ -1073,9 +1075,9 @@ fn garbage_tokens_get_errors_never_a_crash() {
     }
     // Signed but strange claims.
     for weird in [
-        json!({"sub": 5}),
-        json!({"sub": ""}),
-        json!({"sub": "x", "exp": "soon"}),
+        json!({"iat": jwt::now(), "sub": 5}),
+        json!({"iat": jwt::now(), "sub": ""}),
+        json!({"iat": jwt::now(), "sub": "x", "exp": "soon"}),
     ] {
         assert_sqlstate(try_context(&mut app, &hs256(weird), None), "28000");
     }

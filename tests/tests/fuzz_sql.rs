@@ -381,8 +381,10 @@ fn random_claims(rng: &mut Rng, world: &World) -> Value {
     if let Some(sub) = sub {
         c.insert("sub".into(), sub);
     }
-    // Registered claims: mostly valid.
+    // Registered claims: mostly valid. Always issued now: just-in-time membership needs an
+    // iat no older than the tenant (issue 20; tests/tests/caches.rs covers the refusals).
     let t = now();
+    c.insert("iat".into(), json!(t));
     match rng.below(10) {
         0 => {}
         1 => {
@@ -472,6 +474,7 @@ fn happy_claims(rng: &mut Rng) -> Value {
     };
     let mut c = json!({
         "sub": sub,
+        "iat": now(),
         "exp": now() + 3600,
         "iss": ISSUER,
         "aud": AUDIENCE,
@@ -694,7 +697,7 @@ fn mutate(rng: &mut Rng, token: &str, world: &World) -> String {
         }
         11 => {
             // Another payload under the old signature: the classic tampering.
-            let claims = json!({"sub": MEMBER, "tenant": rng.pick(ACTIVE_TENANTS), "exp": now() + 3600, "iss": ISSUER, "aud": AUDIENCE});
+            let claims = json!({"iat": now(), "sub": MEMBER, "tenant": rng.pick(ACTIVE_TENANTS), "exp": now() + 3600, "iss": ISSUER, "aud": AUDIENCE});
             return replace_segment(token, 1, &b64(claims.to_string().as_bytes()));
         }
         12 => {
@@ -722,7 +725,7 @@ fn mutate(rng: &mut Rng, token: &str, world: &World) -> String {
 /// Tokens an attacker can make without the keys, and odd headers under the real key. Returns
 /// the token, the payload when it was signed with an installed key, and what must happen.
 fn header_attack(rng: &mut Rng, world: &World) -> (String, Option<String>, Expect) {
-    let claims = json!({"sub": MEMBER, "tenant": rng.pick(ACTIVE_TENANTS), "exp": now() + 3600, "iss": ISSUER, "aud": AUDIENCE});
+    let claims = json!({"iat": now(), "sub": MEMBER, "tenant": rng.pick(ACTIVE_TENANTS), "exp": now() + 3600, "iss": ISSUER, "aud": AUDIENCE});
     let payload = claims.to_string();
     let p64 = b64(payload.as_bytes());
     match rng.below(9) {
@@ -1299,8 +1302,8 @@ fn fuzz_set_tenant_from_jwt() {
     let mut pool = Vec::new();
     for alg in jwt::ALGORITHMS {
         for claims in [
-            json!({"sub": MEMBER, "tenant": "acme-corp", "exp": now() + 7200, "iss": ISSUER, "aud": AUDIENCE}),
-            json!({"sub": "pool-user", "org": {"slug": "globex"}, "email": "p@acme-corp.com", "exp": now() + 7200, "iss": ISSUER, "aud": [AUDIENCE]}),
+            json!({"iat": now(), "sub": MEMBER, "tenant": "acme-corp", "exp": now() + 7200, "iss": ISSUER, "aud": AUDIENCE}),
+            json!({"iat": now(), "sub": "pool-user", "org": {"slug": "globex"}, "email": "p@acme-corp.com", "exp": now() + 7200, "iss": ISSUER, "aud": [AUDIENCE]}),
         ] {
             let token = mint(alg, &test_kid(alg), &claims);
             signed_set
@@ -1726,19 +1729,19 @@ fn nul_characters_in_claims_get_a_prompt_answer_in_a_non_c_collation() {
         // Just-in-time join of a subject that is an existing member's subject plus a NUL.
         (
             "JIT join",
-            json!({"sub": "alice\u{0}evil", "tenant": "acme-corp", "exp": exp}),
+            json!({"iat": now(), "sub": "alice\u{0}evil", "tenant": "acme-corp", "exp": exp}),
             None,
         ),
         // Membership lookup through the header for such a subject.
         (
             "x_tenant lookup",
-            json!({"sub": "alice\u{0}", "exp": exp}),
+            json!({"iat": now(), "sub": "alice\u{0}", "exp": exp}),
             Some("acme-corp"),
         ),
         // A NUL in an ordinary claim, and in the email and name stored with a new member.
         (
             "claims",
-            json!({"sub": "bob", "tenant": "acme-corp", "exp": exp, "nick": "a\u{0}b",
+            json!({"iat": now(), "sub": "bob", "tenant": "acme-corp", "exp": exp, "nick": "a\u{0}b",
                    "email": "bob\u{0}@acme-corp.com", "name": "B\u{0}b"}),
             None,
         ),

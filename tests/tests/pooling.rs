@@ -105,7 +105,7 @@ fn setup(tenants: usize) -> (TestDb<'static>, Vec<Tenant>) {
             let token = mint(
                 "HS256",
                 &test_kid("HS256"),
-                &json!({"sub": format!("soak-user-{n}"), "tenant": slug, "exp": exp}),
+                &json!({"iat": jwt::now(), "sub": format!("soak-user-{n}"), "tenant": slug, "exp": exp}),
             );
             Tenant {
                 id: *ids

@@ -31,7 +31,7 @@ fn multi_tenant_db() -> TestDb<'static> {
 
 /// A token for `subject`, with `extra` claims merged in.
 fn token(subject: &str, extra: Value) -> String {
-    let mut claims = json!({"sub": subject, "exp": jwt::now() + 3600});
+    let mut claims = json!({"iat": jwt::now(), "sub": subject, "exp": jwt::now() + 3600});
     if let (Some(claims), Value::Object(extra)) = (claims.as_object_mut(), extra) {
         claims.extend(extra);
     }
@@ -308,10 +308,8 @@ fn a_taken_slug_is_refused_and_its_tenant_is_not_handed_over() {
         ),
         UNIQUE_VIOLATION,
     );
-    assert!(
-        message.contains("globex"),
-        "the refusal does not name the slug: {message}"
-    );
+    // One answer for every unavailable slug, whatever holds it (issue 20).
+    assert_eq!(message, "slug is not available");
     assert_eq!(
         members(&db, "globex"),
         [owner("hank")],
@@ -724,7 +722,7 @@ fn a_squatted_slug_does_not_collect_another_companys_employees() {
     let token = jwt::mint(
         "HS256",
         &jwt::test_kid("HS256"),
-        &json!({"sub": "mallory", "email": "m@evil.com", "exp": jwt::now() + 600}),
+        &json!({"iat": jwt::now(), "sub": "mallory", "email": "m@evil.com", "exp": jwt::now() + 600}),
     );
     mallory
         .query("SELECT boards_authenticate($1)", &[&token])
@@ -750,7 +748,7 @@ fn a_squatted_slug_does_not_collect_another_companys_employees() {
     let victim = jwt::mint(
         "HS256",
         &jwt::test_kid("HS256"),
-        &json!({"sub": "victim", "email": "v@bigcorp.com", "email_verified": true, "exp": jwt::now() + 600}),
+        &json!({"iat": jwt::now(), "sub": "victim", "email": "v@bigcorp.com", "email_verified": true, "exp": jwt::now() + 600}),
     );
     let mut app = db.app();
     assert_sqlstate(

@@ -145,7 +145,7 @@ fn token_for(subject: &str, tenant: &str) -> String {
     mint(
         "HS256",
         &test_kid("HS256"),
-        &json!({"sub": subject, "tenant": tenant, "exp": jwt::now() + 3600}),
+        &json!({"iat": jwt::now(), "sub": subject, "tenant": tenant, "exp": jwt::now() + 3600}),
     )
 }
 

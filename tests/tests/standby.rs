@@ -17,7 +17,7 @@ fn token(subject: &str, tenant: &str) -> String {
     mint(
         "HS256",
         &test_kid("HS256"),
-        &json!({"sub": subject, "tenant": tenant, "exp": jwt::now() + 3600}),
+        &json!({"iat": jwt::now(), "sub": subject, "tenant": tenant, "exp": jwt::now() + 3600}),
     )
 }
 
@@ -152,7 +152,7 @@ fn what_needs_a_write_gets_25006_and_a_hint_to_use_the_primary() {
     let registrant = mint(
         "HS256",
         &test_kid("HS256"),
-        &json!({"sub": "founder", "email": "founder@startup.example", "email_verified": true}),
+        &json!({"iat": jwt::now(), "sub": "founder", "email": "founder@startup.example", "email_verified": true}),
     );
     let result = app.query(
         "SELECT boards_authenticate($1), boards_tenant_register('Startup', 'founder@startup.example')",
@@ -173,7 +173,7 @@ fn revocations_on_the_primary_reach_standby_sessions_by_replay() {
     let es256 = mint(
         "ES256",
         &test_kid("ES256"),
-        &json!({"sub": "globex-member", "tenant": "globex"}),
+        &json!({"iat": jwt::now(), "sub": "globex-member", "tenant": "globex"}),
     );
     let mut with_es256 = r.on_standby(APP_ROLE);
     set_context(&mut with_es256, &es256, None);
@@ -207,7 +207,7 @@ fn revocations_on_the_primary_reach_standby_sessions_by_replay() {
     let rotated = jwt::mint_with_other_key(
         "ES256",
         "rotated-es256",
-        &json!({"sub": "globex-member", "tenant": "globex"}),
+        &json!({"iat": jwt::now(), "sub": "globex-member", "tenant": "globex"}),
     );
     assert_eq!(
         set_context(&mut with_es256, &rotated, None).tenant_slug,

@@ -507,7 +507,7 @@ fn the_default_tenant_keeps_its_slug() {
 
 /// A token for `subject`, with `extra` claims merged in.
 fn token(subject: &str, extra: Value) -> String {
-    let mut claims = json!({"sub": subject, "exp": jwt::now() + 3600});
+    let mut claims = json!({"iat": jwt::now(), "sub": subject, "exp": jwt::now() + 3600});
     if let (Some(claims), Value::Object(extra)) = (claims.as_object_mut(), extra) {
         claims.extend(extra);
     }
