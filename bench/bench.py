@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""The boards_tenant benchmark suite (issue 7). Run through bench/run.sh, which builds and
+"""The boards_tenant benchmark suite. Run through bench/run.sh, which builds and
 installs the release extension, starts a throwaway cluster and exports PGHOST/PGPORT/PGUSER.
 
 Python 3 standard library, plus `cryptography` to sign RS256/ES256/EdDSA tokens with the test

@@ -16,7 +16,7 @@ CREATE POLICY admin_role_only ON boards.protected_tables
     USING (pg_catalog.pg_has_role('boards_tenant_admin', 'USAGE'))
     WITH CHECK (pg_catalog.pg_has_role('boards_tenant_admin', 'USAGE'));
 
--- Issue 20: freed slugs are reserved (sql/reserved_slugs.sql, the same text).
+-- Freed slugs are reserved (sql/reserved_slugs.sql, the same text).
 CREATE TABLE boards.reserved_slugs (
     slug        text        NOT NULL PRIMARY KEY,
     tenant_id   uuid,
@@ -37,7 +37,7 @@ $$;
 REVOKE ALL ON FUNCTION @extschema@.boards_tenant_release_slug(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.boards_tenant_release_slug(text) TO boards_tenant_admin;
 
--- Issue 20: sensitive columns lose their planner statistics (sql/statistics.sql, the same text).
+-- Sensitive columns lose their planner statistics (sql/statistics.sql, the same text).
 CREATE TABLE boards.sensitive_columns (
     tbl         regclass    NOT NULL,
     column_name name        NOT NULL,

@@ -173,13 +173,15 @@ fn boards_reset_tenant() {
 mod tests {
     use super::*;
 
+    /// A context as `boards_set_tenant` makes it: a tenant, no subject (so no membership or
+    /// key to check, only the tenant's status).
     fn sample(slug: &str) -> Context {
         Context {
             tenant_id: Some(uuid::Uuid::nil()),
             tenant_slug: Some(slug.to_owned()),
             user_id: None,
-            subject: Some("alice".into()),
-            source: Some("claim:tenant".into()),
+            subject: None,
+            source: Some("admin".into()),
             kid: None,
             claims: Default::default(),
         }
@@ -190,7 +192,7 @@ mod tests {
         install(sample("default"), false).unwrap();
         let ctx = current().expect("a context");
         assert_eq!(ctx.tenant_slug.as_deref(), Some("default"));
-        assert_eq!(ctx.subject.as_deref(), Some("alice"));
+        assert_eq!(ctx.source.as_deref(), Some("admin"));
         // The default tenant exists and is active, so the gated reader sees it too.
         assert_eq!(
             boards_current_tenant().ok().flatten(),

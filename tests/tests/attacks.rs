@@ -1,4 +1,4 @@
-//! The attack catalog (issue 8): one named test per attack on the security model of
+//! The attack catalog: one named test per attack on the security model of
 //! DESIGN.md section 1.
 //!
 //! Every case acts as a tenant: `boards_app` (no superuser, no owner of the Boards tables) with
@@ -2891,7 +2891,7 @@ fn attack_register_the_slug_of_b() {
         ),
         UNIQUE_VIOLATION,
     );
-    // One answer for every unavailable slug, naming nothing (issue 20).
+    // One answer for every unavailable slug, naming nothing.
     assert_message_contains("register with B's slug", &e, "slug is not available");
     let registered = text(
         &mut app,

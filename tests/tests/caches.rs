@@ -1,4 +1,4 @@
-//! Caches that never outlive the truth (issue 20): every scenario of the issue, through a real
+//! Caches that never outlive the truth: every scenario of the issue, through a real
 //! client against a real cluster, as `boards_app`, with the library preloaded and not (where
 //! every context function refuses to act, so no cache may answer either).
 //!
@@ -21,7 +21,7 @@ const NOT_ACTIVE: &str = "55000";
 const NOT_FOUND: &str = "42704";
 const UNIQUE_VIOLATION: &str = "23505";
 const INVALID_PARAMETER: &str = "22023";
-/// Every context function without shared_preload_libraries (issue 12).
+/// Every context function without shared_preload_libraries.
 const NOT_PRELOADED: &str = "55000";
 
 /// The key the revocation scenarios remove: the HS256 test secret under its own kid.

@@ -1,4 +1,4 @@
-//! The verified tenant context (issue 3): every resolution strategy end to end with real signed
+//! The verified tenant context: every resolution strategy end to end with real signed
 //! tokens, every refusal with its SQLSTATE, scope and reset rules, parallel workers, and every
 //! way the app role could try to forge a context. All as `boards_app` unless stated.
 

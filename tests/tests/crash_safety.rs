@@ -1,4 +1,4 @@
-//! Crash safety (issue 8, item 4): a backend killed with SIGKILL in the middle of one of the
+//! Crash safety: a backend killed with SIGKILL in the middle of one of the
 //! extension's multi-statement operations leaves nothing half-done behind. A killed backend
 //! makes the postmaster end every other backend and run crash recovery from the WAL, so each
 //! test runs on a private cluster of its own, waits for the recovery, checks in the server log

@@ -1,4 +1,4 @@
-//! SQL-level fuzzing of `boards_set_tenant_from_jwt` (issue 8, item 3): 100,000 random and
+//! SQL-level fuzzing of `boards_set_tenant_from_jwt`: 100,000 random and
 //! mutated tokens, sent as `boards_app` in batches through a PL/pgSQL loop that calls the
 //! function once per token inside its own exception block and reports each outcome.
 //!
@@ -382,7 +382,7 @@ fn random_claims(rng: &mut Rng, world: &World) -> Value {
         c.insert("sub".into(), sub);
     }
     // Registered claims: mostly valid. Always issued now: just-in-time membership needs an
-    // iat no older than the tenant (issue 20; tests/tests/caches.rs covers the refusals).
+    // iat no older than the tenant (tests/tests/caches.rs covers the refusals).
     let t = now();
     c.insert("iat".into(), json!(t));
     match rng.below(10) {

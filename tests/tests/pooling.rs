@@ -1,4 +1,4 @@
-//! PgBouncer (issue 8, item 2): the tenant context behind a connection pooler. DESIGN section
+//! PgBouncer: the tenant context behind a connection pooler. DESIGN section
 //! 1, item 5: a transaction-scoped context (`is_local => true`) ends with its transaction,
 //! commit or abort; a session-scoped one ends with `DISCARD ALL`, which PgBouncer sends
 //! between clients in session mode. Everything runs as `boards_app` through the harness's

@@ -1,4 +1,4 @@
-//! Self-service registration (issue 5): `boards_tenant_register` and
+//! Self-service registration: `boards_tenant_register` and
 //! `boards_tenant_registration_status`, called as the app role by a subject who proved who
 //! they are with `boards_authenticate(token)`, in multi-tenant mode.
 
@@ -308,7 +308,7 @@ fn a_taken_slug_is_refused_and_its_tenant_is_not_handed_over() {
         ),
         UNIQUE_VIOLATION,
     );
-    // One answer for every unavailable slug, whatever holds it (issue 20).
+    // One answer for every unavailable slug, whatever holds it.
     assert_eq!(message, "slug is not available");
     assert_eq!(
         members(&db, "globex"),

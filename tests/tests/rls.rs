@@ -1,4 +1,4 @@
-//! Row-level security (issue 4): what a tenant context can see and write in the Boards tables
+//! Row-level security: what a tenant context can see and write in the Boards tables
 //! and in a protected application table, through every execution path a client can reach;
 //! `boards_tenant_protect` / `_unprotect` / `_protected_tables`, auto-protection, the DDL
 //! guard, `boards_tenant_migrate_table` and `boards_ensure_tenant_isolation`.

@@ -1,4 +1,4 @@
-//! Tenant management (issue 5): every admin function of sql/tenants.sql and src/tenants.rs,
+//! Tenant management: every admin function of sql/tenants.sql and src/tenants.rs,
 //! each of its refusals, who may call it, and the last-owner rule under concurrency.
 //!
 //! Management runs as `boards_admin` (a member of `boards_tenant_admin`); rows are counted as
