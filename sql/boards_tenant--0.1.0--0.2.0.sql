@@ -64,3 +64,11 @@ REVOKE ALL ON FUNCTION @extschema@.boards_tenant_protect(regclass, name, text[])
 GRANT EXECUTE ON FUNCTION @extschema@.boards_tenant_protect(regclass, name, text[]) TO boards_tenant_admin;
 ALTER FUNCTION @extschema@.boards_tenant_protect(regclass, name, text[])
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+-- The sealed context, which another backend of the cluster verifies for itself (src/seal.rs).
+CREATE  FUNCTION @extschema@."boards_context_seal"() RETURNS TEXT /* SqlResult < String > */
+STRICT VOLATILE PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'boards_context_seal_wrapper';
+REVOKE ALL ON FUNCTION @extschema@.boards_context_seal() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.boards_context_seal() TO PUBLIC;

@@ -69,6 +69,7 @@ GRANT EXECUTE ON FUNCTION
     @extschema@.boards_current_subject(),
     @extschema@.boards_current_user_id(),
     @extschema@.boards_current_claims(),
+    @extschema@.boards_context_seal(),
     @extschema@.boards_reset_tenant(),
     @extschema@.boards_set_tenant_from_jwt(text, text, boolean),
     @extschema@.boards_authenticate(text, boolean),

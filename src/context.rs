@@ -23,6 +23,7 @@ use pgrx::{pg_sys, JsonB};
 
 use crate::error::{ExtError, ExtResult, SqlResult};
 use crate::preload;
+use crate::seal;
 use crate::settings;
 use crate::tenant_status;
 
@@ -30,8 +31,14 @@ thread_local! {
     static DECODED: RefCell<Option<(CString, Rc<Context>)>> = const { RefCell::new(None) };
 }
 
-/// The context in force, or `None` when there is none (or it cannot be decoded: fail closed).
+/// The context in force: the one this backend verified, else a sealed one that verifies
+/// (`seal.rs`); `None` when there is none (or it cannot be decoded: fail closed).
 pub fn current() -> Option<Rc<Context>> {
+    own().or_else(seal::current_sealed)
+}
+
+/// The context this backend verified itself (`boards.context`).
+pub fn own() -> Option<Rc<Context>> {
     // SAFETY: the GUC machinery owns this pointer and keeps it valid until the next change of
     // the setting; we only borrow it for the comparison below.
     let raw = unsafe { *settings::CONTEXT.as_ptr() };
@@ -124,6 +131,11 @@ pub fn from_pg_uuid(id: pgrx::Uuid) -> uuid::Uuid {
 /// closed from the next statement on (`tenant_status.rs`).
 pub fn current_with_tenant() -> Option<Rc<Context>> {
     current().filter(tenant_status::usable)
+}
+
+/// [`own`], while usable like [`current_with_tenant`].
+pub fn own_with_tenant() -> Option<Rc<Context>> {
+    own().filter(tenant_status::usable)
 }
 
 /// The tenant of the current context: what every tenant policy compares with. Like every

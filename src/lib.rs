@@ -27,6 +27,7 @@ mod migrate;
 mod policy;
 mod preload;
 mod registration;
+mod seal;
 mod settings;
 mod sqltypes;
 mod statistics;

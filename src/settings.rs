@@ -1,6 +1,8 @@
 //! The `boards.*` settings (GUCs). Every one is superuser-only (`PGC_SUSET`): a setting that
 //! changes how a tenant is chosen or checked is part of the security boundary, so the app role
-//! can neither `SET` it, `set_config` it, nor pass it in the startup packet.
+//! can neither `SET` it, `set_config` it, nor pass it in the startup packet. The one exception
+//! is `boards.sealed_context`, which anyone may set because nobody can forge what it holds
+//! (`seal.rs`): a value whose MAC does not verify is no context.
 
 use std::ffi::{CStr, CString};
 
@@ -30,6 +32,13 @@ pub static PUBLIC_EMAIL_DOMAINS: GucSetting<Option<CString>> =
 pub static AUTO_PROTECT: GucSetting<bool> = GucSetting::<bool>::new(true);
 pub static REQUIRE_LOCAL_CONTEXT: GucSetting<bool> = GucSetting::<bool>::new(false);
 pub static CONTEXT: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+/// Name of the setting a sealed context travels in (`seal.rs`).
+pub const SEALED_CONTEXT_SETTING: &CStr = c"boards.sealed_context";
+pub static SEALED_CONTEXT: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+/// The per-cluster secret that seals contexts; unset: nothing is sealed or unsealed.
+pub static SEAL_SECRET: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+/// How long a sealed context lasts at most, in seconds (never beyond its token's `exp`).
+pub static SEAL_LIFETIME: GucSetting<i32> = GucSetting::<i32>::new(300);
 /// The byte budget of all the extension's per-backend caches together, in kB.
 pub static CACHE_BUDGET_KB: GucSetting<i32> = GucSetting::<i32>::new(DEFAULT_CACHE_BUDGET_KB);
 pub const DEFAULT_CACHE_BUDGET_KB: i32 = 16 * 1024;
@@ -201,6 +210,29 @@ pub fn register() {
         GucFlags::UNIT_KB,
     );
     string_setting(
+        c"boards.seal_secret",
+        c"Secret that seals tenant contexts for other backends (at least 32 bytes; the same on every node).",
+        c"Unset: boards_context_seal() refuses and boards.sealed_context is ignored. Only superusers can read it.",
+        &SEAL_SECRET,
+        GucFlags::NO_SHOW_ALL | GucFlags::SUPERUSER_ONLY,
+    );
+    int_setting(
+        c"boards.seal_lifetime",
+        c"How long a sealed tenant context lasts at most (never beyond its token's exp).",
+        &SEAL_LIFETIME,
+        (1, 86_400),
+        GucFlags::UNIT_S,
+    );
+    // The one setting the app role may set: what it holds must verify (seal.rs).
+    GucRegistry::define_string_guc(
+        SEALED_CONTEXT_SETTING,
+        c"A sealed tenant context, as boards_context_seal() returned it (SET LOCAL it in another backend).",
+        c"Only a value sealed with boards.seal_secret and not expired yields a context.",
+        &SEALED_CONTEXT,
+        GucContext::Userset,
+        GucFlags::NO_SHOW_ALL | GucFlags::DISALLOW_IN_FILE | GucFlags::DISALLOW_IN_AUTO_FILE,
+    );
+    string_setting(
         CONTEXT_SETTING,
         c"The verified tenant context of this session (internal).",
         c"Written only by boards_set_tenant_from_jwt and friends; read through boards_current_*().",
@@ -251,8 +283,9 @@ mod tests {
         let defined =
             Spi::get_one::<i64>("SELECT count(*) FROM pg_settings WHERE name LIKE 'boards.%'")
                 .unwrap();
-        // boards.context is hidden from pg_settings (GUC_NO_SHOW_ALL).
-        assert_eq!(defined, Some(16));
+        // boards.context, boards.sealed_context and boards.seal_secret are hidden from
+        // pg_settings (GUC_NO_SHOW_ALL).
+        assert_eq!(defined, Some(17));
     }
 
     #[pg_test]

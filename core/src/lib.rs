@@ -27,6 +27,7 @@ pub mod jwks;
 pub mod jwt;
 mod key_material;
 pub mod registration;
+pub mod seal;
 pub mod slug;
 
 pub use cache::TokenCache;

@@ -119,6 +119,12 @@ pub const SETTINGS: &[Setting] = &[
         forged: "64",
         other: "1024",
     },
+    Setting {
+        name: "boards.seal_lifetime",
+        default: Expected::Is("5min"),
+        forged: "60",
+        other: "3600",
+    },
     // The tenant context itself: hidden from SHOW ALL, never writable by hand.
     Setting {
         name: "boards.context",
