@@ -15,7 +15,7 @@ PG_CACHE=${BOARDS_PG_CACHE:-/var/cache/boards_tenant/postgresql}
 BOARDS_PG=${BOARDS_PG:-$DEFAULT_PG}
 REQUIRED_PACKAGES=(postgresql-15 postgresql-server-dev-15 sudo pgbouncer libclang-dev clang)
 
-step() { printf '\n\033[1m==> %s\033[0m\n' "$*"; }
+step() { printf '\n\033[1m==> [%s] %s\033[0m\n' "$(date +%T)" "$*"; }
 
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
 
