@@ -141,26 +141,29 @@ impl Cluster {
 
     fn try_start_standby(&self) -> Result<Cluster, String> {
         let standby = Cluster::empty(&self.options)?;
+        // Without -R: the primary_conninfo pg_basebackup writes names the options of its own
+        // libpq (sslcertmode on 16+), which the server's walreceiver may load an older libpq
+        // for and then refuse. The standby gets a plain one in its settings instead.
         let output = ServerUser::get()
             .command(self.bindir.join("pg_basebackup"), &standby.root)
-            .args([
-                "-h",
-                HOST,
-                "-p",
-                &self.port.to_string(),
-                "-U",
-                SUPERUSER,
-                "-D",
-            ])
+            .args(["-h", HOST, "-p", &self.port.to_string(), "-U", SUPERUSER, "-D"])
             .arg(&standby.data)
-            .args(["-R", "-X", "stream", "-c", "fast", "--no-sync"])
+            .args(["-X", "stream", "-c", "fast", "--no-sync"])
             .output()
             .map_err(|e| format!("running pg_basebackup: {e}"))?;
         if !output.status.success() {
             return Err(format!("pg_basebackup failed: {}", os::describe(&output)));
         }
+        let signal = standby.data.join("standby.signal");
+        std::fs::write(&signal, "").map_err(|e| format!("writing {}: {e}", signal.display()))?;
+        ServerUser::get().chown(&signal)?;
+        let mut options = self.options.clone();
+        options.extra_conf.push((
+            "primary_conninfo".into(),
+            format!("host={HOST} port={} user={SUPERUSER}", self.port),
+        ));
         // The copied harness.conf names the primary's port: starting rewrites it.
-        standby.start_on_free_port(&self.options)
+        standby.start_on_free_port(&options)
     }
 
     /// Waits until this standby has replayed everything `primary` had written when called
