@@ -146,7 +146,15 @@ impl Cluster {
         // for and then refuse. The standby gets a plain one in its settings instead.
         let output = ServerUser::get()
             .command(self.bindir.join("pg_basebackup"), &standby.root)
-            .args(["-h", HOST, "-p", &self.port.to_string(), "-U", SUPERUSER, "-D"])
+            .args([
+                "-h",
+                HOST,
+                "-p",
+                &self.port.to_string(),
+                "-U",
+                SUPERUSER,
+                "-D",
+            ])
             .arg(&standby.data)
             .args(["-X", "stream", "-c", "fast", "--no-sync"])
             .output()

@@ -632,6 +632,8 @@ const PUBLIC_FUNCTIONS: &[&str] = &[
     "ensure_tenant_isolation_internal",
     "boards_tenant_register",
     "boards_tenant_registration_status",
+    // Seals the caller's own context (sql/finalize.sql grants it to PUBLIC).
+    "boards_context_seal",
 ];
 
 // =============================================================================================
