@@ -72,3 +72,216 @@ LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'boards_context_seal_wrapper';
 REVOKE ALL ON FUNCTION @extschema@.boards_context_seal() FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.boards_context_seal() TO PUBLIC;
+
+-- Platform operators (the HTTP gateway's setup endpoints): sql/operators.sql as a fresh install
+-- creates it, then the privileges sql/finalize.sql gives it.
+-- Platform operators: the subjects (verified tokens) that may manage tenants through the
+-- app role, e.g. over the HTTP gateway's /api/setup endpoints. The tenant management
+-- functions stay granted to boards_tenant_admin only; the boards_operator_tenant_* functions
+-- below are callable by anyone, run as the extension owner, and first check that the
+-- verified subject of the caller's context (boards_authenticate or boards_set_tenant_from_jwt)
+-- is an operator that an admin added with boards_operator_add. An operator row may be bound
+-- to an issuer: then the token's "iss" must equal it.
+CREATE TABLE boards.operators (
+    subject  text        NOT NULL PRIMARY KEY CHECK (subject <> ''),
+    issuer   text        CHECK (issuer <> ''),
+    note     text,
+    added_by name        NOT NULL DEFAULT current_user,
+    added_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE boards.operators IS 'Subjects allowed to manage tenants through the boards_operator_tenant_* functions';
+REVOKE ALL ON boards.operators FROM PUBLIC;
+GRANT SELECT ON boards.operators TO boards_tenant_admin;
+ALTER TABLE boards.operators ENABLE ROW LEVEL SECURITY;
+ALTER TABLE boards.operators FORCE ROW LEVEL SECURITY;
+CREATE POLICY admin_role_only ON boards.operators
+    USING (pg_catalog.pg_has_role('boards_tenant_admin', 'USAGE'))
+    WITH CHECK (pg_catalog.pg_has_role('boards_tenant_admin', 'USAGE'));
+SELECT pg_catalog.pg_extension_config_dump('boards.operators', '');
+
+-- Admin role: manage the operators.
+CREATE FUNCTION @extschema@.boards_operator_add(subject text, issuer text DEFAULT NULL, note text DEFAULT NULL)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF $1 IS NULL OR $1 = '' THEN
+        RAISE EXCEPTION 'subject must not be empty' USING ERRCODE = '22023';
+    END IF;
+    INSERT INTO boards.operators AS o (subject, issuer, note, added_by)
+    VALUES ($1, NULLIF($2, ''), $3, session_user)
+    ON CONFLICT ON CONSTRAINT operators_pkey
+    DO UPDATE SET issuer = EXCLUDED.issuer, note = EXCLUDED.note,
+                  added_by = EXCLUDED.added_by, added_at = now();
+END
+$$;
+
+CREATE FUNCTION @extschema@.boards_operator_remove(subject text) RETURNS boolean
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    DELETE FROM boards.operators o WHERE o.subject = $1;
+    RETURN FOUND;
+END
+$$;
+
+CREATE FUNCTION @extschema@.boards_operators() RETURNS SETOF boards.operators
+LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    SELECT * FROM boards.operators ORDER BY subject
+$$;
+
+-- Anyone: is the caller's verified subject an operator?
+CREATE FUNCTION @extschema@.boards_is_operator() RETURNS boolean
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+DECLARE
+    who text := @extschema@.boards_current_subject();
+BEGIN
+    RETURN who IS NOT NULL AND EXISTS (
+        SELECT FROM boards.operators o
+        WHERE o.subject = who
+          AND (o.issuer IS NULL
+               OR o.issuer = (@extschema@.boards_current_claims() OPERATOR(pg_catalog.->>) 'iss')));
+END
+$$;
+
+-- The check every boards_operator_tenant_* function runs first: 28000 without a verified
+-- subject, 42501 for a subject that is not an operator.
+CREATE FUNCTION boards.require_operator() RETURNS void
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    IF @extschema@.boards_current_subject() IS NULL THEN
+        RAISE EXCEPTION 'Authentication required'
+            USING ERRCODE = '28000',
+                  DETAIL = 'Tenant management requires a verified token of a platform operator';
+    END IF;
+    IF NOT @extschema@.boards_is_operator() THEN
+        RAISE EXCEPTION 'Access denied'
+            USING ERRCODE = '42501',
+                  DETAIL = 'Tenant management is for platform operators only';
+    END IF;
+END
+$$;
+
+-- Anyone (checked): tenant management as an operator.
+CREATE FUNCTION @extschema@.boards_operator_tenant_create(
+    name text, slug text, settings jsonb DEFAULT '{}', include_sample_data boolean DEFAULT false
+) RETURNS SETOF boards.tenant_info
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM boards.require_operator();
+    RETURN QUERY SELECT * FROM @extschema@.boards_tenant_create($1, $2, $3, $4);
+END
+$$;
+
+CREATE FUNCTION @extschema@.boards_operator_tenant_list() RETURNS SETOF boards.tenant_info
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM boards.require_operator();
+    RETURN QUERY SELECT * FROM @extschema@.boards_tenant_list();
+END
+$$;
+
+CREATE FUNCTION @extschema@.boards_operator_tenant_get(slug text) RETURNS SETOF boards.tenant_info
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM boards.require_operator();
+    RETURN QUERY SELECT * FROM @extschema@.boards_tenant_get($1);
+END
+$$;
+
+CREATE FUNCTION @extschema@.boards_operator_tenant_update(
+    slug text, name text DEFAULT NULL, new_slug text DEFAULT NULL, settings jsonb DEFAULT NULL
+) RETURNS SETOF boards.tenant_info
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM boards.require_operator();
+    RETURN QUERY SELECT * FROM @extschema@.boards_tenant_update($1, $2, $3, $4);
+END
+$$;
+
+CREATE FUNCTION @extschema@.boards_operator_tenant_approve(slug text) RETURNS SETOF boards.tenant_info
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM boards.require_operator();
+    RETURN QUERY SELECT * FROM @extschema@.boards_tenant_approve($1);
+END
+$$;
+
+CREATE FUNCTION @extschema@.boards_operator_tenant_suspend(slug text) RETURNS SETOF boards.tenant_info
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM boards.require_operator();
+    RETURN QUERY SELECT * FROM @extschema@.boards_tenant_suspend($1);
+END
+$$;
+
+CREATE FUNCTION @extschema@.boards_operator_tenant_delete(slug text)
+RETURNS TABLE (table_name text, rows_deleted bigint)
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM boards.require_operator();
+    RETURN QUERY SELECT * FROM @extschema@.boards_tenant_delete($1);
+END
+$$;
+
+CREATE FUNCTION @extschema@.boards_operator_tenant_members(slug text)
+RETURNS TABLE (user_id uuid, subject text, email text, display_name text, role text,
+               created_at timestamptz)
+LANGUAGE plpgsql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM boards.require_operator();
+    RETURN QUERY SELECT * FROM @extschema@.boards_tenant_members($1);
+END
+$$;
+
+CREATE FUNCTION @extschema@.boards_operator_tenant_add_member(
+    slug text, subject text, role text DEFAULT 'member', email text DEFAULT NULL,
+    display_name text DEFAULT NULL
+) RETURNS uuid
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM boards.require_operator();
+    RETURN @extschema@.boards_tenant_add_member($1, $2, $3, $4, $5);
+END
+$$;
+
+CREATE FUNCTION @extschema@.boards_operator_tenant_remove_member(slug text, subject text)
+RETURNS void
+LANGUAGE plpgsql VOLATILE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM boards.require_operator();
+    PERFORM @extschema@.boards_tenant_remove_member($1, $2);
+END
+$$;
+
+REVOKE ALL ON FUNCTION @extschema@.boards_operator_add(text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.boards_operator_remove(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.boards_operators() FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.boards_is_operator() FROM PUBLIC;
+REVOKE ALL ON FUNCTION boards.require_operator() FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.boards_operator_tenant_create(text, text, jsonb, boolean) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.boards_operator_tenant_list() FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.boards_operator_tenant_get(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.boards_operator_tenant_update(text, text, text, jsonb) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.boards_operator_tenant_approve(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.boards_operator_tenant_suspend(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.boards_operator_tenant_delete(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.boards_operator_tenant_members(text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.boards_operator_tenant_add_member(text, text, text, text, text) FROM PUBLIC;
+REVOKE ALL ON FUNCTION @extschema@.boards_operator_tenant_remove_member(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+    @extschema@.boards_is_operator(),
+    @extschema@.boards_operator_tenant_create(text, text, jsonb, boolean),
+    @extschema@.boards_operator_tenant_list(),
+    @extschema@.boards_operator_tenant_get(text),
+    @extschema@.boards_operator_tenant_update(text, text, text, jsonb),
+    @extschema@.boards_operator_tenant_approve(text),
+    @extschema@.boards_operator_tenant_suspend(text),
+    @extschema@.boards_operator_tenant_delete(text),
+    @extschema@.boards_operator_tenant_members(text),
+    @extschema@.boards_operator_tenant_add_member(text, text, text, text, text),
+    @extschema@.boards_operator_tenant_remove_member(text, text)
+TO PUBLIC;
+GRANT EXECUTE ON FUNCTION
+    @extschema@.boards_operator_add(text, text, text),
+    @extschema@.boards_operator_remove(text),
+    @extschema@.boards_operators()
+TO boards_tenant_admin;

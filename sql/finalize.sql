@@ -79,6 +79,22 @@ GRANT EXECUTE ON FUNCTION
     @extschema@.boards_tenant_registration_status()
 TO PUBLIC;
 
+-- Anyone, checked inside against boards.operators (sql/operators.sql): tenant management by
+-- platform operators, identified by their verified token.
+GRANT EXECUTE ON FUNCTION
+    @extschema@.boards_is_operator(),
+    @extschema@.boards_operator_tenant_create(text, text, jsonb, boolean),
+    @extschema@.boards_operator_tenant_list(),
+    @extschema@.boards_operator_tenant_get(text),
+    @extschema@.boards_operator_tenant_update(text, text, text, jsonb),
+    @extschema@.boards_operator_tenant_approve(text),
+    @extschema@.boards_operator_tenant_suspend(text),
+    @extschema@.boards_operator_tenant_delete(text),
+    @extschema@.boards_operator_tenant_members(text),
+    @extschema@.boards_operator_tenant_add_member(text, text, text, text, text),
+    @extschema@.boards_operator_tenant_remove_member(text, text)
+TO PUBLIC;
+
 -- The admin role: keys, protection, tenants, audit, trusted contexts.
 GRANT EXECUTE ON FUNCTION
     @extschema@.boards_set_tenant(text, boolean),
@@ -102,6 +118,11 @@ GRANT EXECUTE ON FUNCTION
     @extschema@.boards_tenant_add_member(text, text, text, text, text),
     @extschema@.boards_tenant_remove_member(text, text),
     @extschema@.boards_tenant_members(text)
+TO boards_tenant_admin;
+GRANT EXECUTE ON FUNCTION
+    @extschema@.boards_operator_add(text, text, text),
+    @extschema@.boards_operator_remove(text),
+    @extschema@.boards_operators()
 TO boards_tenant_admin;
 
 -- Everything that reads keys, tenants or the registry, or writes protected tables, runs as

@@ -24,6 +24,7 @@ mod invalidation;
 mod isolation;
 mod keys;
 mod migrate;
+mod operators;
 mod policy;
 mod preload;
 mod registration;
