@@ -76,10 +76,20 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for Body<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match Json::<T>::from_request(req, state).await {
-            Ok(Json(value)) => Ok(Body(value)),
-            Err(rejection) => Err(body_rejection(rejection)),
+        let value = match Json::<serde_json::Value>::from_request(req, state).await {
+            Ok(Json(value)) => value,
+            Err(rejection) => return Err(body_rejection(rejection)),
+        };
+        // Every body is an object: serde would also read a struct from an array.
+        if !value.is_object() {
+            return Err(ApiError::bad_request(
+                "Invalid request body",
+                "The body must be a JSON object",
+            ));
         }
+        serde_json::from_value(value)
+            .map(Body)
+            .map_err(|e| ApiError::bad_request("Invalid request body", e.to_string()))
     }
 }
 
@@ -134,7 +144,7 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Status>, ApiEr
 
 /// Who the database says the caller is: tenant, subject, role and the resolution strategy.
 #[utoipa::path(get, path = "/api/me", tag = "tenant data", security(("bearer" = [])),
-    params(("X-Tenant" = Option<String>, Header, description = "The tenant to act for, when the token names none")),
+    params(("X-Tenant" = Option<String>, Header, description = "The tenant to act for, when the token names none", pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")),
     responses((status = 200, description = "The caller's context", body = Me)))]
 pub async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<Me>, ApiError> {
     let outcome = state
@@ -189,7 +199,7 @@ fn one_board(outcome: &Outcome) -> Result<Board, ApiError> {
 
 /// The tenant's boards (at most 1,000, newest first): row-level security picks them.
 #[utoipa::path(get, path = "/api/boards", tag = "tenant data", security(("bearer" = [])),
-    params(("X-Tenant" = Option<String>, Header, description = "The tenant to act for, when the token names none")),
+    params(("X-Tenant" = Option<String>, Header, description = "The tenant to act for, when the token names none", pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")),
     responses((status = 200, description = "The tenant's boards", body = [Board])))]
 pub async fn list_boards(
     State(state): State<AppState>,
@@ -215,7 +225,7 @@ pub async fn list_boards(
 
 /// Creates a board owned by the caller, in the caller's tenant.
 #[utoipa::path(post, path = "/api/boards", tag = "tenant data", security(("bearer" = [])),
-    params(("X-Tenant" = Option<String>, Header, description = "The tenant to act for, when the token names none")),
+    params(("X-Tenant" = Option<String>, Header, description = "The tenant to act for, when the token names none", pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")),
     request_body = BoardCreate,
     responses((status = 201, description = "The new board", body = Board)))]
 pub async fn create_board(
@@ -240,7 +250,7 @@ pub async fn create_board(
 /// One board of the tenant; another tenant's board is as unknown as a missing one (404).
 #[utoipa::path(get, path = "/api/boards/{id}", tag = "tenant data", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Board id"),
-           ("X-Tenant" = Option<String>, Header, description = "The tenant to act for, when the token names none")),
+           ("X-Tenant" = Option<String>, Header, description = "The tenant to act for, when the token names none", pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")),
     responses((status = 200, description = "The board", body = Board)))]
 pub async fn get_board(
     State(state): State<AppState>,
@@ -260,7 +270,7 @@ pub async fn get_board(
 /// Changes a board's fields.
 #[utoipa::path(patch, path = "/api/boards/{id}", tag = "tenant data", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Board id"),
-           ("X-Tenant" = Option<String>, Header, description = "The tenant to act for, when the token names none")),
+           ("X-Tenant" = Option<String>, Header, description = "The tenant to act for, when the token names none", pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")),
     request_body = BoardUpdate,
     responses((status = 200, description = "The updated board", body = Board)))]
 pub async fn update_board(
@@ -290,7 +300,7 @@ pub async fn update_board(
 /// Deletes a board with its generations and members.
 #[utoipa::path(delete, path = "/api/boards/{id}", tag = "tenant data", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Board id"),
-           ("X-Tenant" = Option<String>, Header, description = "The tenant to act for, when the token names none")),
+           ("X-Tenant" = Option<String>, Header, description = "The tenant to act for, when the token names none", pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")),
     responses((status = 204, description = "Deleted")))]
 pub async fn delete_board(
     State(state): State<AppState>,
@@ -327,7 +337,7 @@ fn generation(row: &Row) -> Result<Generation, ApiError> {
 /// A board's generations.
 #[utoipa::path(get, path = "/api/boards/{id}/generations", tag = "tenant data", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Board id"),
-           ("X-Tenant" = Option<String>, Header, description = "The tenant to act for, when the token names none")),
+           ("X-Tenant" = Option<String>, Header, description = "The tenant to act for, when the token names none", pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")),
     responses((status = 200, description = "The board's generations", body = [Generation])))]
 pub async fn list_generations(
     State(state): State<AppState>,
@@ -364,7 +374,7 @@ pub async fn list_generations(
 /// Records a generation on a board, by the caller.
 #[utoipa::path(post, path = "/api/boards/{id}/generations", tag = "tenant data", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Board id"),
-           ("X-Tenant" = Option<String>, Header, description = "The tenant to act for, when the token names none")),
+           ("X-Tenant" = Option<String>, Header, description = "The tenant to act for, when the token names none", pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")),
     request_body = GenerationCreate,
     responses((status = 201, description = "The new generation", body = Generation)))]
 pub async fn create_generation(
@@ -405,7 +415,7 @@ fn board_member(row: &Row) -> Result<BoardMember, ApiError> {
 /// A board's members.
 #[utoipa::path(get, path = "/api/boards/{id}/members", tag = "tenant data", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Board id"),
-           ("X-Tenant" = Option<String>, Header, description = "The tenant to act for, when the token names none")),
+           ("X-Tenant" = Option<String>, Header, description = "The tenant to act for, when the token names none", pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")),
     responses((status = 200, description = "The board's members", body = [BoardMember])))]
 pub async fn list_board_members(
     State(state): State<AppState>,
@@ -443,7 +453,7 @@ pub async fn list_board_members(
 /// Adds a member of the tenant (by subject) to a board.
 #[utoipa::path(post, path = "/api/boards/{id}/members", tag = "tenant data", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Board id"),
-           ("X-Tenant" = Option<String>, Header, description = "The tenant to act for, when the token names none")),
+           ("X-Tenant" = Option<String>, Header, description = "The tenant to act for, when the token names none", pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")),
     request_body = BoardMemberAdd,
     responses((status = 201, description = "The new board member", body = BoardMember)))]
 pub async fn add_board_member(
@@ -474,7 +484,7 @@ pub async fn add_board_member(
 /// Removes a member from a board.
 #[utoipa::path(delete, path = "/api/boards/{id}/members/{user_id}", tag = "tenant data", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "Board id"), ("user_id" = Uuid, Path, description = "The member's user id"),
-           ("X-Tenant" = Option<String>, Header, description = "The tenant to act for, when the token names none")),
+           ("X-Tenant" = Option<String>, Header, description = "The tenant to act for, when the token names none", pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")),
     responses((status = 204, description = "Removed")))]
 pub async fn remove_board_member(
     State(state): State<AppState>,
@@ -513,7 +523,10 @@ pub async fn register(
             .bind(body.organization_name, Type::TEXT)
             .bind(body.admin_email, Type::TEXT)
             .bind(body.use_case, Type::TEXT)
-            .bind(body.organization_size, Type::TEXT)
+            .bind(
+                body.organization_size.map(OrganizationSize::as_str),
+                Type::TEXT,
+            )
             .bind(body.organization_slug, Type::TEXT)
             .bind(body.include_sample_data, Type::BOOL);
     let outcome = state.db.transact(caller.identity(), vec![stmt]).await?;
@@ -593,7 +606,7 @@ pub async fn setup_list_tenants(
 
 /// One tenant, for platform operators.
 #[utoipa::path(get, path = "/api/setup/tenants/{slug}", tag = "tenant management", security(("bearer" = [])),
-    params(("slug" = String, Path, description = "Tenant slug")),
+    params(("slug" = String, Path, description = "Tenant slug", pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")),
     responses((status = 200, description = "The tenant", body = TenantInfo)))]
 pub async fn setup_get_tenant(
     State(state): State<AppState>,
@@ -611,7 +624,7 @@ pub async fn setup_get_tenant(
 
 /// Renames a tenant, changes its slug or merges settings, for platform operators.
 #[utoipa::path(patch, path = "/api/setup/tenants/{slug}", tag = "tenant management", security(("bearer" = [])),
-    params(("slug" = String, Path, description = "Tenant slug")),
+    params(("slug" = String, Path, description = "Tenant slug", pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")),
     request_body = TenantUpdate,
     responses((status = 200, description = "The updated tenant", body = TenantInfo)))]
 pub async fn setup_update_tenant(
@@ -634,7 +647,7 @@ pub async fn setup_update_tenant(
 
 /// Deletes a tenant and every row of it, for platform operators.
 #[utoipa::path(delete, path = "/api/setup/tenants/{slug}", tag = "tenant management", security(("bearer" = [])),
-    params(("slug" = String, Path, description = "Tenant slug")),
+    params(("slug" = String, Path, description = "Tenant slug", pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")),
     responses((status = 200, description = "What was removed", body = TenantDeleted)))]
 pub async fn setup_delete_tenant(
     State(state): State<AppState>,
@@ -659,7 +672,7 @@ pub async fn setup_delete_tenant(
 
 /// Approves a pending tenant, for platform operators.
 #[utoipa::path(post, path = "/api/setup/tenants/{slug}/approve", tag = "tenant management", security(("bearer" = [])),
-    params(("slug" = String, Path, description = "Tenant slug")),
+    params(("slug" = String, Path, description = "Tenant slug", pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")),
     responses((status = 200, description = "The tenant, now active", body = TenantInfo)))]
 pub async fn setup_approve_tenant(
     State(state): State<AppState>,
@@ -678,7 +691,7 @@ pub async fn setup_approve_tenant(
 /// Suspends a tenant (every context of it is refused from the next statement on), for
 /// platform operators.
 #[utoipa::path(post, path = "/api/setup/tenants/{slug}/suspend", tag = "tenant management", security(("bearer" = [])),
-    params(("slug" = String, Path, description = "Tenant slug")),
+    params(("slug" = String, Path, description = "Tenant slug", pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")),
     responses((status = 200, description = "The tenant, now suspended", body = TenantInfo)))]
 pub async fn setup_suspend_tenant(
     State(state): State<AppState>,
@@ -710,7 +723,7 @@ const MEMBERS: &str = "SELECT user_id, subject, email, display_name, role, creat
 
 /// A tenant's members, for platform operators.
 #[utoipa::path(get, path = "/api/setup/tenants/{slug}/members", tag = "tenant management", security(("bearer" = [])),
-    params(("slug" = String, Path, description = "Tenant slug")),
+    params(("slug" = String, Path, description = "Tenant slug", pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")),
     responses((status = 200, description = "The tenant's members", body = [TenantMember])))]
 pub async fn setup_list_members(
     State(state): State<AppState>,
@@ -729,7 +742,7 @@ pub async fn setup_list_members(
 
 /// Adds a member to a tenant, or changes a member's role, for platform operators.
 #[utoipa::path(post, path = "/api/setup/tenants/{slug}/members", tag = "tenant management", security(("bearer" = [])),
-    params(("slug" = String, Path, description = "Tenant slug")),
+    params(("slug" = String, Path, description = "Tenant slug", pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")),
     request_body = TenantMemberAdd,
     responses((status = 201, description = "The member", body = TenantMember)))]
 pub async fn setup_add_member(
@@ -767,7 +780,7 @@ pub async fn setup_add_member(
 
 /// Removes a member from a tenant (never the last owner), for platform operators.
 #[utoipa::path(delete, path = "/api/setup/tenants/{slug}/members/{subject}", tag = "tenant management", security(("bearer" = [])),
-    params(("slug" = String, Path, description = "Tenant slug"), ("subject" = String, Path, description = "The member's subject")),
+    params(("slug" = String, Path, description = "Tenant slug", pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$"), ("subject" = String, Path, description = "The member's subject", min_length = 1)),
     responses((status = 204, description = "Removed")))]
 pub async fn setup_remove_member(
     State(state): State<AppState>,

@@ -46,7 +46,7 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
     components(schemas(ErrorBody, Status, Me, Board, BoardCreate, BoardUpdate, Generation,
         GenerationCreate, ArtifactType, BoardMember, BoardMemberAdd, BoardRole, TenantInfo,
         TenantCreate, TenantUpdate, TenantDeleted, TableRows, TenantMember, TenantMemberAdd,
-        TenantRole, RegisterRequest, RegisterResponse, ApiAccess)),
+        TenantRole, OrganizationSize, RegisterRequest, RegisterResponse, ApiAccess)),
     modifiers(&Conventions)
 )]
 pub struct ApiDoc;

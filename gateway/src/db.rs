@@ -243,8 +243,12 @@ pub fn get<'a, T: tokio_postgres::types::FromSql<'a>>(
     row: &'a Row,
     i: usize,
 ) -> Result<T, ApiError> {
-    row.try_get(i)
-        .map_err(|e| ApiError::Internal(format!("column {i}: {e}")))
+    row.try_get(i).map_err(|e| {
+        let cause = std::error::Error::source(&e)
+            .map(|s| format!(": {s}"))
+            .unwrap_or_default();
+        ApiError::Internal(format!("column {i}: {e}{cause}"))
+    })
 }
 
 /// Holds the request's connection. Dropped before the pipeline was answered (the request

@@ -155,6 +155,7 @@ pub struct BoardMember {
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct BoardMemberAdd {
     /// The subject of a member of the same tenant.
+    #[schema(min_length = 1)]
     pub subject: String,
     #[serde(default)]
     pub role: Option<BoardRole>,
@@ -179,7 +180,10 @@ pub struct TenantInfo {
 /// The seed's `POST /api/setup/tenant` body.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TenantCreate {
+    /// Shown to people: at least one visible character, no control characters.
+    #[schema(pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$")]
     pub name: String,
+    #[schema(pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")]
     pub slug: String,
     #[serde(default)]
     pub settings: Option<Object>,
@@ -191,9 +195,11 @@ pub struct TenantCreate {
 #[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 pub struct TenantUpdate {
     #[serde(default)]
+    #[schema(pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$")]
     pub name: Option<String>,
     /// A new slug.
     #[serde(default)]
+    #[schema(pattern = r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")]
     pub slug: Option<String>,
     #[serde(default)]
     pub settings: Option<Object>,
@@ -242,6 +248,7 @@ pub struct TenantMember {
 
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct TenantMemberAdd {
+    #[schema(min_length = 1)]
     pub subject: String,
     #[serde(default)]
     pub role: Option<TenantRole>,
@@ -254,12 +261,14 @@ pub struct TenantMemberAdd {
 /// The seed's `POST /api/tenants/register` body.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct RegisterRequest {
+    #[schema(pattern = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$")]
     pub organization_name: String,
     pub admin_email: String,
     #[serde(default)]
     pub use_case: Option<String>,
     #[serde(default)]
-    pub organization_size: Option<String>,
+    pub organization_size: Option<OrganizationSize>,
+    /// The slug to claim (refused if taken); blank or absent: one made from the name.
     #[serde(default)]
     pub organization_slug: Option<String>,
     #[serde(default)]
@@ -284,4 +293,24 @@ pub struct RegisterResponse {
     pub dashboard_url: Option<String>,
     pub api_access: ApiAccess,
     pub next_steps: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum OrganizationSize {
+    Small,
+    Medium,
+    Large,
+    Enterprise,
+}
+
+impl OrganizationSize {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OrganizationSize::Small => "small",
+            OrganizationSize::Medium => "medium",
+            OrganizationSize::Large => "large",
+            OrganizationSize::Enterprise => "enterprise",
+        }
+    }
 }

@@ -169,6 +169,26 @@ fn every_tenant_data_endpoint_works_end_to_end() {
         superuser_count(&db, "SELECT count(*) FROM boards.generations"),
         0
     );
+
+    // JSON numbers survive PostgreSQL's jsonb (which prints them in full) and come back
+    // (found by schemathesis: the largest finite float was read back as out of range).
+    let extreme =
+        json!({"max": -1.7976931348623157e308, "tiny": 5e-324, "big": 1.0213598911603311e207});
+    let board = gw
+        .call(
+            Req::post(
+                "/api/boards",
+                json!({"title": "numbers", "settings": extreme}),
+            )
+            .token(&alice),
+        )
+        .expect(201);
+    assert_eq!(board["settings"], extreme);
+    let id = board["id"].as_str().expect("id").to_owned();
+    assert_eq!(
+        gw.get(&format!("/api/boards/{id}"), &alice).expect(200)["settings"],
+        extreme
+    );
 }
 
 #[test]
