@@ -92,6 +92,29 @@ ensure_cargo_pgrx() {
     fi
 }
 
+# The gateway's tests run schemathesis against its OpenAPI document (PyPI).
+ensure_schemathesis() {
+    if ! command -v schemathesis >/dev/null 2>&1; then
+        step "Installing schemathesis (PyPI; for the gateway's API tests)"
+        if ! python3 -m pip --version >/dev/null 2>&1; then
+            as_root apt-get update -qq
+            as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-pip
+        fi
+        # Debian's own python3 refuses system-wide installs unless told.
+        python3 -m pip install --quiet schemathesis \
+            || python3 -m pip install --quiet --break-system-packages schemathesis
+    fi
+}
+
+# The gateway benchmark's load generator (bench/gateway.sh; Debian package wrk).
+ensure_wrk() {
+    if ! command -v wrk >/dev/null 2>&1; then
+        step "Installing wrk (Debian; for the gateway benchmark)"
+        as_root apt-get update -qq
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk
+    fi
+}
+
 ensure_setup() {
     ensure_packages
     local major
@@ -100,6 +123,7 @@ ensure_setup() {
     done
     ensure_pg_binaries "$PG_UPGRADE_FROM"
     ensure_cargo_pgrx
+    ensure_schemathesis
 }
 
 # Selects major version $1 for what follows: builds, installs, clusters (the harness reads

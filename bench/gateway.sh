@@ -1,0 +1,111 @@
+#!/usr/bin/env bash
+# Gateway benchmark (issue 16; not a test): requests per second through boards-tenant-gateway
+# of GET /api/boards/{id} and GET /api/boards with verified tokens -- FRESH (a distinct token
+# per request: verification every time) and REPEATED (one token per tenant, cycled: the
+# extension's verified-token cache) -- against the same gateway code path with a hand-written
+# `WHERE tenant_id = $1` on an unprotected copy of the table and no verification (routes
+# /bench/unverified/..., compiled only with the gateway's `bench` cargo feature; NEVER for
+# production). One alternating run with wrk: every round runs every scenario once, in a
+# rotated order; the report gives the median of the rounds.
+#
+#   bash bench/gateway.sh [--rounds 3] [--duration 10] [--connections 16] [--threads 2]
+#                         [--pool-size 8] [--tenants 100] [--boards 20] [--no-build]
+#
+# Env GATEWAY_BENCH_PG_CONFIG: the PostgreSQL to run (default: scripts/lib.sh's).
+set -euo pipefail
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+source "$BENCH_DIR/../scripts/lib.sh"
+cd "$BOARDS_ROOT"
+PG_CONFIG=${GATEWAY_BENCH_PG_CONFIG:-$PG_CONFIG}
+
+rounds=3 duration=10 connections=16 threads=2 pool=8 tenants=100 boards=20 build=1
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --rounds) rounds=$2; shift ;;
+        --duration) duration=$2; shift ;;
+        --connections) connections=$2; shift ;;
+        --threads) threads=$2; shift ;;
+        --pool-size) pool=$2; shift ;;
+        --tenants) tenants=$2; shift ;;
+        --boards) boards=$2; shift ;;
+        --no-build) build=0 ;;
+        -h|--help) sed -n 2,17p "$0"; exit 0 ;;
+        *) echo "unknown option $1" >&2; exit 2 ;;
+    esac
+    shift
+done
+
+ensure_wrk
+if [ "$build" = 1 ]; then
+    step "Building: the extension (release) and the gateway (release, --features bench)"
+    install_extension --release
+    cargo build --release -p boards-tenant-gateway --features bench
+fi
+GATEWAY=$BOARDS_ROOT/target/release/boards-tenant-gateway
+[ -x "$GATEWAY" ] || { echo "$GATEWAY not built (run without --no-build)" >&2; exit 1; }
+
+WORK=$(mktemp -d /tmp/boards_gateway_bench.XXXXXX)
+GATEWAY_PID=
+cleanup() {
+    [ -n "$GATEWAY_PID" ] && kill "$GATEWAY_PID" 2>/dev/null && wait "$GATEWAY_PID" 2>/dev/null
+    stop_cluster
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+step "Cluster, data ($tenants tenants x $boards boards) and requests"
+start_cluster "max_connections = 100" "shared_buffers = 256MB"
+PSQL="$("$PG_CONFIG" --bindir)/psql"
+SECRET=$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')
+fresh=$(( 4000 * duration * rounds ))
+python3 "$BENCH_DIR/gateway/fixtures.py" "$WORK" "$SECRET" "$tenants" "$boards" "$fresh"
+"$PSQL" -qX -v ON_ERROR_STOP=1 <<SQL
+CREATE EXTENSION boards_tenant;
+CREATE ROLE bench_app LOGIN;
+ALTER DATABASE postgres SET boards.multi_tenant_mode = on;
+SELECT boards_jwt_add_key('bench', 'HS256', '$SECRET');
+SQL
+"$PSQL" -qX -v ON_ERROR_STOP=1 -f "$WORK/setup.sql"
+
+# Request logs off (RUST_LOG=warn): at info level the benchmark would measure logging.
+RUST_LOG=warn "$GATEWAY" --database-url "postgresql://bench_app@127.0.0.1:$PGPORT/postgres" \
+    --listen 127.0.0.1:0 --pool-size "$pool" --log-format text >"$WORK/gateway.out" 2>"$WORK/gateway.log" &
+GATEWAY_PID=$!
+for _ in $(seq 100); do grep -q listening "$WORK/gateway.out" 2>/dev/null && break; sleep 0.1; done
+BASE=$(sed -n 's/^boards-tenant-gateway listening on //p' "$WORK/gateway.out")
+[ -n "$BASE" ] || { cat "$WORK/gateway.log" >&2; exit 1; }
+
+scenarios=(point_unverified point_repeated point_fresh list_unverified list_repeated list_fresh)
+# Warm-up: every scenario once, briefly (connections, caches, plans).
+for s in "${scenarios[@]}"; do
+    BENCH_FILE="$WORK/$s.tsv" wrk -t"$threads" -c"$connections" -d2s -s "$BENCH_DIR/gateway/request.lua" "$BASE" >/dev/null
+done
+step "Measuring: $rounds rounds x ${#scenarios[@]} scenarios x ${duration}s, wrk -t$threads -c$connections, pool $pool"
+declare -A results
+for r in $(seq "$rounds"); do
+    order=("${scenarios[@]:$(( (r - 1) % ${#scenarios[@]} ))}" "${scenarios[@]:0:$(( (r - 1) % ${#scenarios[@]} ))}")
+    for s in "${order[@]}"; do
+        out=$(BENCH_FILE="$WORK/$s.tsv" wrk -t"$threads" -c"$connections" -d"${duration}s" \
+              -s "$BENCH_DIR/gateway/request.lua" "$BASE")
+        rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
+        bad=$(awk '/^bad_responses/ {print $2}' <<<"$out")
+        if [ "${bad:-1}" != 0 ]; then
+            echo "$s: $bad responses were not 200" >&2; echo "$out" >&2; exit 1
+        fi
+        printf '  round %d  %-18s %10.0f req/s\n' "$r" "$s" "$rps"
+        results[$s]="${results[$s]:-} $rps"
+    done
+done
+
+median() { tr ' ' '\n' <<<"$1" | sed '/^$/d' | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
+echo
+echo "| endpoint | unverified, hand-written filter | verified, repeated token | verified, fresh token | repeated / unverified | fresh / unverified |"
+echo "| --- | --- | --- | --- | --- | --- |"
+for e in point list; do
+    u=$(median "${results[${e}_unverified]}"); rep=$(median "${results[${e}_repeated]}"); fr=$(median "${results[${e}_fresh]}")
+    name=$([ "$e" = point ] && echo 'GET /api/boards/{id}' || echo "GET /api/boards ($boards rows)")
+    awk -v n="$name" -v u="$u" -v r="$rep" -v f="$fr" \
+        'BEGIN {printf "| %s | %.0f req/s | %.0f req/s | %.0f req/s | **%.2fx** | %.2fx |\n", n, u, r, f, r/u, f/u}'
+done
+echo
+echo "Medians of $rounds rounds; $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), gateway, PostgreSQL $("$PG_CONFIG" --version | awk '{print $2}') and wrk on the same machine."
