@@ -27,6 +27,13 @@ pub struct Config {
     #[arg(long, env = "BOARDS_GATEWAY_POOL_SIZE", default_value_t = 16)]
     pub pool_size: usize,
 
+    /// Prepare each statement once per connection and reuse it (named prepared statements:
+    /// no parse and plan per request). Turn it off (`false`) behind a transaction-pooling
+    /// PgBouncer older than 1.21 or without `max_prepared_statements`: a named statement
+    /// lives on one server connection, and the next transaction may run on another.
+    #[arg(long, env = "BOARDS_GATEWAY_STATEMENT_CACHE", default_value_t = true, action = clap::ArgAction::Set)]
+    pub statement_cache: bool,
+
     /// How long a request waits for a pooled connection before it gets 503 (milliseconds).
     #[arg(
         long,

@@ -14,10 +14,12 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
+use deadpool_postgres::{
+    ClientWrapper, Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime,
+};
 use futures_util::future::join_all;
 use tokio_postgres::types::{ToSql, Type};
-use tokio_postgres::{Client, NoTls, Row};
+use tokio_postgres::{NoTls, Row, Statement};
 use uuid::Uuid;
 
 use crate::config::Config;
@@ -85,6 +87,7 @@ type RowsFuture<'a> =
 pub struct Db {
     pool: Pool,
     begin: String,
+    statement_cache: bool,
     /// How long a cancelled request's connection may take to roll back before it is closed.
     cleanup_timeout: Duration,
 }
@@ -95,6 +98,18 @@ impl Db {
             ApiError::Internal(format!("--database-url is not a valid connection URL: {e}"))
         })?;
         pg.connect_timeout(config.connect_timeout());
+        if config.statement_cache && config.statement_timeout_ms > 0 {
+            // A statement is prepared outside the request's transaction (before BEGIN and its
+            // SET LOCAL): bound that round trip too, with the session's statement_timeout. Only
+            // with the cache, i.e. never through a transaction-pooling PgBouncer (which refuses
+            // startup options).
+            let timeout = format!("-c statement_timeout={}", config.statement_timeout_ms);
+            let options = match pg.get_options() {
+                Some(existing) if !existing.is_empty() => format!("{existing} {timeout}"),
+                _ => timeout,
+            };
+            pg.options(&options);
+        }
         if pg.get_application_name().is_none() {
             pg.application_name("boards-tenant-gateway");
         }
@@ -126,6 +141,7 @@ impl Db {
         Ok(Db {
             pool,
             begin,
+            statement_cache: config.statement_cache,
             cleanup_timeout: Duration::from_millis(config.statement_timeout_ms.max(1000))
                 + Duration::from_secs(1),
         })
@@ -161,17 +177,30 @@ impl Db {
             Auth::Unverified => None,
         };
         let has_auth = auth_stmt.is_some();
+        let all: Vec<&Stmt> = auth_stmt.iter().chain(stmts.iter()).collect();
         let mut results = {
             let client = guard.client()?;
-            let mut futures: Vec<RowsFuture<'_>> = Vec::with_capacity(stmts.len() + 3);
+            // With the statement cache, every statement is prepared (once per connection)
+            // before anything is sent: a preparation is a round trip of its own and would
+            // otherwise let COMMIT overtake the statements.
+            let prepared: Vec<Option<Statement>> = if self.statement_cache {
+                join_all(all.iter().map(|stmt| {
+                    let types: Vec<Type> = stmt.params.iter().map(|(_, ty)| ty.clone()).collect();
+                    async move { client.prepare_typed_cached(stmt.sql, &types).await }
+                }))
+                .await
+                .into_iter()
+                .map(|r| r.map(Some))
+                .collect::<Result<_, _>>()?
+            } else {
+                vec![None; all.len()]
+            };
+            let mut futures: Vec<RowsFuture<'_>> = Vec::with_capacity(all.len() + 2);
             futures.push(Box::pin(async move {
                 client.batch_execute(&self.begin).await.map(|()| Vec::new())
             }));
-            if let Some(stmt) = &auth_stmt {
-                futures.push(query(client, stmt));
-            }
-            for stmt in &stmts {
-                futures.push(query(client, stmt));
+            for (stmt, statement) in all.iter().zip(prepared) {
+                futures.push(query(client, stmt, statement));
             }
             futures.push(Box::pin(async move {
                 client.batch_execute("COMMIT").await.map(|()| Vec::new())
@@ -207,14 +236,32 @@ impl Db {
     }
 }
 
-fn query<'a>(client: &'a Client, stmt: &'a Stmt) -> RowsFuture<'a> {
+/// One statement's future: a prepared statement (Bind/Execute/Sync) or an unnamed typed one
+/// (Parse/Bind/Execute/Sync). Either sends its messages on the first poll.
+fn query<'a>(
+    client: &'a ClientWrapper,
+    stmt: &'a Stmt,
+    statement: Option<Statement>,
+) -> RowsFuture<'a> {
     Box::pin(async move {
-        let params: Vec<(&(dyn ToSql + Sync), Type)> = stmt
-            .params
-            .iter()
-            .map(|(value, ty)| (&**value as &(dyn ToSql + Sync), ty.clone()))
-            .collect();
-        client.query_typed(stmt.sql, &params).await
+        match statement {
+            Some(statement) => {
+                let params: Vec<&(dyn ToSql + Sync)> = stmt
+                    .params
+                    .iter()
+                    .map(|(value, _)| &**value as &(dyn ToSql + Sync))
+                    .collect();
+                client.query(&statement, &params).await
+            }
+            None => {
+                let params: Vec<(&(dyn ToSql + Sync), Type)> = stmt
+                    .params
+                    .iter()
+                    .map(|(value, ty)| (&**value as &(dyn ToSql + Sync), ty.clone()))
+                    .collect();
+                client.query_typed(stmt.sql, &params).await
+            }
+        }
     })
 }
 
@@ -261,10 +308,9 @@ struct Guard {
 }
 
 impl Guard {
-    fn client(&self) -> Result<&Client, ApiError> {
+    fn client(&self) -> Result<&ClientWrapper, ApiError> {
         self.object
-            .as_ref()
-            .map(|object| &***object)
+            .as_deref()
             .ok_or_else(|| ApiError::Internal("connection already released".into()))
     }
 

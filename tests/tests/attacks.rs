@@ -634,6 +634,19 @@ const PUBLIC_FUNCTIONS: &[&str] = &[
     "boards_tenant_registration_status",
     // Seals the caller's own context (sql/finalize.sql grants it to PUBLIC).
     "boards_context_seal",
+    // Platform operators (sql/operators.sql): callable by anyone, each checks the verified
+    // subject against boards.operators itself (gateway/tests/http_api.rs attacks them).
+    "boards_is_operator",
+    "boards_operator_tenant_create",
+    "boards_operator_tenant_list",
+    "boards_operator_tenant_get",
+    "boards_operator_tenant_update",
+    "boards_operator_tenant_approve",
+    "boards_operator_tenant_suspend",
+    "boards_operator_tenant_delete",
+    "boards_operator_tenant_members",
+    "boards_operator_tenant_add_member",
+    "boards_operator_tenant_remove_member",
 ];
 
 // =============================================================================================
