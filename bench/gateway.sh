@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Gateway benchmark (issue 16; not a test): requests per second through boards-tenant-gateway
+# Gateway benchmark (not a test): requests per second through boards-tenant-gateway
 # of GET /api/boards/{id} and GET /api/boards with verified tokens -- FRESH (a distinct token
 # per request: verification every time) and REPEATED (one token per tenant, cycled: the
 # extension's verified-token cache) -- against the same gateway code path with a hand-written

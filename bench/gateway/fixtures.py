@@ -15,7 +15,7 @@ def b64(data):
 
 def token(sub, tenant, n):
     header = b64(json.dumps({"alg": "HS256", "typ": "JWT", "kid": "bench"}).encode())
-    claims = b64(json.dumps({"sub": sub, "tenant": tenant, "exp": int(time.time()) + 86400, "jti": n}).encode())
+    claims = b64(json.dumps({"sub": sub, "tenant": tenant, "iat": int(time.time()), "exp": int(time.time()) + 86400, "jti": n}).encode())
     signing = f"{header}.{claims}".encode()
     return f"{header}.{claims}.{b64(hmac.new(secret.encode(), signing, hashlib.sha256).digest())}"
 

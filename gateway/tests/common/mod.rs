@@ -28,11 +28,15 @@ pub fn prepare(db: &TestDb) {
         .unwrap_or_else(|e| panic!("preparing the test database: {}", error_text(&e)));
 }
 
-/// An HS256 token for `claims`, valid for an hour (`exp` added unless given).
+/// An HS256 token for `claims`, issued now and valid for an hour (`iat` and `exp` added
+/// unless given; first-use membership needs an `iat` no older than the tenant).
 pub fn token(claims: Value) -> String {
     let mut claims = claims;
     if claims.get("exp").is_none() {
         claims["exp"] = json!(jwt::now() + 3600);
+    }
+    if claims.get("iat").is_none() {
+        claims["iat"] = json!(jwt::now());
     }
     mint("HS256", &test_kid("HS256"), &claims)
 }
