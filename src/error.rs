@@ -54,6 +54,10 @@ pub enum ExtError {
     #[error("this request must write (first-use membership, registration or administration), and the transaction is read-only")]
     ReadOnly,
 
+    /// The function's catalog entry no longer matches the library (someone altered it).
+    #[error("{0}")]
+    ResultType(String),
+
     #[error("boards_tenant could not run one of its queries: {0}")]
     Spi(#[from] pgrx::spi::Error),
 }
@@ -89,6 +93,7 @@ impl ExtError {
             | ExtError::SlugNotAvailable => ERRCODE_UNIQUE_VIOLATION,
             ExtError::InvalidArgument(_) => ERRCODE_INVALID_PARAMETER_VALUE,
             ExtError::Forbidden { .. } => ERRCODE_INSUFFICIENT_PRIVILEGE,
+            ExtError::ResultType(_) => ERRCODE_DATATYPE_MISMATCH,
             // Not XX000: the client gets a code of the class for errors inside a routine.
             ExtError::Spi(_) => ERRCODE_EXTERNAL_ROUTINE_EXCEPTION,
         }
