@@ -281,9 +281,10 @@ fn context_row(fcinfo: pg_sys::FunctionCallInfo, ctx: &Context) -> ExtResult<Con
         ctx.source.clone().into_datum(),
     ];
     // SAFETY: the descriptor is that of boards.tenant_context, whose columns are exactly these
-    // types in this order (the extension_sql! above); from_pg_copy takes its own copy.
+    // types in this order (the extension_sql! above). It is get_call_result_type's own copy
+    // (not reference-counted, so releasing it is a no-op; it goes with the memory context).
     unsafe {
-        PgHeapTuple::from_datums(PgTupleDesc::from_pg_copy(tupdesc), values)
+        PgHeapTuple::from_datums(PgTupleDesc::from_pg(tupdesc), values)
             .map_err(|e| ExtError::ResultType(format!("building the context row: {e}")))
     }
 }
