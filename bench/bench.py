@@ -400,6 +400,8 @@ def scenario_scripts(cfg):
                    baseline="point_floor", target=TARGET_RLS),
             Script("point_naive", "naive policy (current_setting)", "point_naive.sql", c,
                    baseline="point_floor"),
+            Script("point_sealed", "protected, sealed context (what another backend re-establishes)",
+                   "point_sealed.sql", c, baseline="point_floor"),
         ],
         "1-range": [
             Script("range_floor", "floor: hand filter, unprotected copy", "range_plain.sql", c),
