@@ -25,6 +25,7 @@ mod isolation;
 mod keys;
 mod migrate;
 mod operators;
+mod plan_cache;
 mod policy;
 mod preload;
 mod registration;
