@@ -237,6 +237,18 @@ fn choose(
     }
 }
 
+/// A token verified by a tenant-scoped key resolves only to the key's tenants: anything else
+/// is 42501 Access denied, the answer a non-member gets, so the refusal reveals nothing about
+/// the other tenant.
+fn within_key_scope(verified: &VerifiedToken, tenant: &TenantRow) -> ExtResult<()> {
+    match &verified.tenants {
+        Some(scope) if !scope.contains(&context::from_pg_uuid(tenant.id)) => {
+            Err(CoreError::access_denied().into())
+        }
+        _ => Ok(()),
+    }
+}
+
 /// `(tenant_id, tenant_slug, user_id, subject, source)`: the row both context setters return
 /// (spelled out in their signatures, where pgrx reads the column names).
 type ContextRow = (
@@ -265,6 +277,9 @@ fn set_tenant_from_jwt(
     preload::require()?;
     let verified = verify(token)?;
     let (chosen, member) = choose(&verified, x_tenant)?;
+    // Checked here, after every strategy has chosen and before first-use membership, so that
+    // an identity provider restricted to some tenants reaches no other by any claim or header.
+    within_key_scope(&verified, &chosen.tenant)?;
     let user_id = match member {
         Some(id) => id,
         None if chosen.just_in_time => {
@@ -292,7 +307,7 @@ fn set_tenant_from_jwt(
         user_id: Some(context::from_pg_uuid(user_id)),
         subject: Some(verified.subject.clone()),
         source: Some(chosen.source.as_str().to_owned()),
-        kid: Some(verified.kid.clone()),
+        kid: Some(verified.key.encode()),
         claims: verified.claims,
     };
     let ctx = context::install(ctx, is_local)?;
@@ -349,7 +364,7 @@ fn boards_authenticate(
         user_id: None,
         subject: Some(verified.subject.clone()),
         source: None,
-        kid: Some(verified.kid.clone()),
+        kid: Some(verified.key.encode()),
         claims: verified.claims,
     };
     context::install(ctx, is_local)?;

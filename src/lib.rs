@@ -22,6 +22,7 @@ mod error;
 mod grants;
 mod invalidation;
 mod isolation;
+mod jwks_sync;
 mod keys;
 mod migrate;
 mod operators;
