@@ -314,7 +314,7 @@ CREATE  FUNCTION @extschema@."boards_jwt_add_key"(
 ) RETURNS VOID /* SqlResult < () > */
 VOLATILE PARALLEL UNSAFE
 LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'boards_jwt_add_key_wrapper';
+AS 'MODULE_PATHNAME', 'boards_jwt_add_key_bound_wrapper';
 CREATE  FUNCTION @extschema@."boards_jwt_import_jwks"(
 	"jwks" jsonb, /* JsonB */
 	"issuer" TEXT DEFAULT NULL, /* Option < String > */
@@ -323,7 +323,7 @@ CREATE  FUNCTION @extschema@."boards_jwt_import_jwks"(
 ) RETURNS INT /* SqlResult < i32 > */
 VOLATILE PARALLEL UNSAFE
 LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'boards_jwt_import_jwks_wrapper';
+AS 'MODULE_PATHNAME', 'boards_jwt_import_jwks_bound_wrapper';
 CREATE  FUNCTION @extschema@."boards_jwt_keys"() RETURNS TABLE (
 	"kid" TEXT,  /* String */
 	"alg" TEXT,  /* String */
@@ -340,14 +340,14 @@ CREATE  FUNCTION @extschema@."boards_jwt_keys"() RETURNS TABLE (
 )
 STRICT STABLE PARALLEL UNSAFE
 LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'boards_jwt_keys_wrapper';
+AS 'MODULE_PATHNAME', 'boards_jwt_keys_with_bindings_wrapper';
 CREATE  FUNCTION @extschema@."boards_jwt_remove_key"(
 	"kid" TEXT, /* String */
 	"issuer" TEXT DEFAULT NULL /* Option < String > */
 ) RETURNS VOID /* SqlResult < () > */
 VOLATILE PARALLEL UNSAFE
 LANGUAGE c /* Rust */
-AS 'MODULE_PATHNAME', 'boards_jwt_remove_key_wrapper';
+AS 'MODULE_PATHNAME', 'boards_jwt_remove_key_bound_wrapper';
 CREATE  FUNCTION @extschema@."boards_jwt_restrict_key"(
 	"kid" TEXT, /* String */
 	"tenants" TEXT[], /* :: std :: option :: Option < Vec < Option < String > > > */

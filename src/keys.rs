@@ -60,27 +60,29 @@ pub fn installed() -> ExtResult<(u64, Rc<Vec<VerificationKey>>)> {
     // The context readers check a context's key as the caller, who may not read the key
     // table: the load runs as the table's owner, as it does inside the SECURITY DEFINER setters.
     let _owner = AsUser::switch(owner);
-    let keys = db::latest_rows(
+    let query = if bindings_exist()? {
         "SELECT kid, alg, format, material, issuer, audiences, tenants FROM boards.jwt_keys
-         ORDER BY coalesce(issuer, ''), kid",
-        &[],
-        |row| {
-            let stored = StoredKey {
-                kid: row.get::<String>(1).unwrap_or_default(),
-                alg: row.get::<String>(2).unwrap_or_default(),
-                format: row.get::<String>(3).unwrap_or_default(),
-                material: row.get::<String>(4).unwrap_or_default(),
-            };
-            let binding = KeyBinding {
-                issuer: row.get::<String>(5),
-                audiences: row.get::<Vec<String>>(6),
-                tenants: row
-                    .get::<Vec<pgrx::Uuid>>(7)
-                    .map(|ids| ids.into_iter().map(from_pg_uuid).collect()),
-            };
-            (stored, binding)
-        },
-    )?
+         ORDER BY coalesce(issuer, ''), kid"
+    } else {
+        "SELECT kid, alg, format, material, NULL::text, NULL::text[], NULL::uuid[]
+         FROM boards.jwt_keys ORDER BY kid"
+    };
+    let keys = db::latest_rows(query, &[], |row| {
+        let stored = StoredKey {
+            kid: row.get::<String>(1).unwrap_or_default(),
+            alg: row.get::<String>(2).unwrap_or_default(),
+            format: row.get::<String>(3).unwrap_or_default(),
+            material: row.get::<String>(4).unwrap_or_default(),
+        };
+        let binding = KeyBinding {
+            issuer: row.get::<String>(5),
+            audiences: row.get::<Vec<String>>(6),
+            tenants: row
+                .get::<Vec<pgrx::Uuid>>(7)
+                .map(|ids| ids.into_iter().map(from_pg_uuid).collect()),
+        };
+        (stored, binding)
+    })?
     .into_iter()
     .filter_map(|(stored, binding)| match build(&stored) {
         Ok(key) => Some(key.bound(binding)),
@@ -106,6 +108,18 @@ pub fn installed() -> ExtResult<(u64, Rc<Vec<VerificationKey>>)> {
         KEYS.with(|k| *k.borrow_mut() = Some((load, Rc::clone(&keys))));
     }
     Ok((load, keys))
+}
+
+/// Whether `boards.jwt_keys` has the binding columns: a database still at 0.1.0 (the library
+/// updated, `ALTER EXTENSION boards_tenant UPDATE` not yet run) has none, and no bound keys.
+pub fn bindings_exist() -> ExtResult<bool> {
+    Ok(db::one::<bool>(
+        "SELECT EXISTS (SELECT FROM pg_catalog.pg_attribute
+                        WHERE attrelid = 'boards.jwt_keys'::pg_catalog.regclass
+                          AND attname = 'origin' AND NOT attisdropped)",
+        &[],
+    )?
+    .unwrap_or(false))
 }
 
 /// Whether the key (`KeyId::encode`, as the context holds it) is still installed: a context
@@ -182,7 +196,7 @@ fn forget() {
 }
 
 /// A key's algorithm: an unknown or unsigned one is a bad argument here, not a bad token.
-fn key_algorithm(alg: &str) -> ExtResult<Algorithm> {
+pub fn key_algorithm(alg: &str) -> ExtResult<Algorithm> {
     Algorithm::from_str(alg.trim()).map_err(|_| {
         ExtError::InvalidArgument(format!(
             "unsupported key algorithm \"{alg}\": use HS256/384/512, RS256/384/512, PS256/384/512, ES256, ES384 or EdDSA"
@@ -191,7 +205,7 @@ fn key_algorithm(alg: &str) -> ExtResult<Algorithm> {
 }
 
 /// The material format implied by the algorithm family and the text given.
-fn format_of(alg: Algorithm, material: &str) -> KeyFormat {
+pub fn format_of(alg: Algorithm, material: &str) -> KeyFormat {
     if material.trim_start().starts_with('{') {
         KeyFormat::Jwk
     } else if alg.family() == KeyFamily::Hmac {
@@ -327,8 +341,8 @@ pub fn insert(
 
 /// Installs a verification key: an HMAC secret for HS*, a PEM public key (or a JWK) otherwise,
 /// optionally bound to an issuer, audiences and tenants (slugs).
-#[pg_extern(volatile, parallel_unsafe)]
-fn boards_jwt_add_key(
+#[pg_extern(volatile, parallel_unsafe, name = "boards_jwt_add_key")]
+fn boards_jwt_add_key_bound(
     kid: String,
     alg: String,
     key: String,
@@ -359,8 +373,8 @@ fn boards_jwt_add_key(
 /// Imports every key of a JWKS document, each with the binding given; keys already installed
 /// (same kid and issuer) with the same material are skipped, so the provider's document can be
 /// re-imported on rotation. Returns how many keys were added.
-#[pg_extern(volatile, parallel_unsafe)]
-fn boards_jwt_import_jwks(
+#[pg_extern(volatile, parallel_unsafe, name = "boards_jwt_import_jwks")]
+fn boards_jwt_import_jwks_bound(
     jwks: JsonB,
     issuer: default!(Option<String>, "NULL"),
     audiences: default!(Option<Vec<Option<String>>>, "NULL"),
@@ -442,8 +456,11 @@ fn locate(kid: &str, issuer: Option<&str>) -> ExtResult<KeyId> {
     }
 }
 
-#[pg_extern(volatile, parallel_unsafe)]
-fn boards_jwt_remove_key(kid: String, issuer: default!(Option<String>, "NULL")) -> SqlResult<()> {
+#[pg_extern(volatile, parallel_unsafe, name = "boards_jwt_remove_key")]
+fn boards_jwt_remove_key_bound(
+    kid: String,
+    issuer: default!(Option<String>, "NULL"),
+) -> SqlResult<()> {
     let id = locate(&kid, issuer.as_deref())?;
     db::run(
         "DELETE FROM boards.jwt_keys WHERE kid = $1 AND coalesce(issuer, '') = coalesce($2, '')",
@@ -475,8 +492,8 @@ fn boards_jwt_restrict_key(
 /// The installed keys and their bindings, never their secrets: public keys show a fingerprint,
 /// HMAC secrets none. `tenants` lists the slugs of the tenants a key is restricted to (a
 /// deleted tenant's id stays in `tenant_ids`, so the key stays restricted).
-#[pg_extern(stable, parallel_unsafe)]
-fn boards_jwt_keys() -> Result<
+#[pg_extern(stable, parallel_unsafe, name = "boards_jwt_keys")]
+fn boards_jwt_keys_with_bindings() -> Result<
     TableIterator<
         'static,
         (
