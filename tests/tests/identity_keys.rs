@@ -491,3 +491,71 @@ fn sync_never_touches_keys_it_did_not_install() {
     );
     assert!(message.contains("added by hand"), "{message}");
 }
+
+#[test]
+fn a_context_lasts_only_while_its_own_issuers_key_is_installed() {
+    let db = fresh_db();
+    two_providers(&db);
+    let mut app = db.app();
+    let alice = token_a("shared", &claims("alice", IDP_A, json!({"tenant": "acme"})));
+    assert_eq!(set_from_jwt(&mut app, &alice, None).unwrap(), "acme");
+    // Provider A's key goes; B's key with the same kid stays. Alice's context must go too.
+    db.admin()
+        .execute("SELECT boards_jwt_remove_key('shared', $1)", &[&IDP_A])
+        .unwrap();
+    let slug: Option<String> = app
+        .query_one("SELECT boards_current_tenant_slug()", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(slug, None);
+}
+
+fn audit_checks(admin: &mut Client) -> Vec<(String, String)> {
+    admin
+        .query(
+            "SELECT check_name, detail::text FROM boards_tenant_audit()
+             WHERE check_name IN ('key_without_issuer_binding', 'scoped_key_tenant_missing')
+             ORDER BY 1",
+            &[],
+        )
+        .unwrap_or_else(|e| panic!("audit: {}", error_text(&e)))
+        .iter()
+        .map(|r| (r.get(0), r.get(1)))
+        .collect()
+}
+
+#[test]
+fn the_audit_reports_unbound_keys_among_several_issuers_and_stale_tenant_scopes() {
+    let db = fresh_db();
+    let mut admin = db.admin();
+    create_tenant(&mut admin, "globex");
+    admin
+        .execute(
+            "SELECT boards_jwt_add_key('byo', 'HS256', $1, $2, NULL, ARRAY['globex'])",
+            &[&jwt::other_verification_material("HS256"), &IDP_B],
+        )
+        .unwrap();
+    // One issuer configured (the key's), and an unbound key: nothing to report.
+    exec(
+        &mut admin,
+        &format!("SELECT boards_jwt_add_key('loose', 'HS256', '{}')", jwt::hmac_secret()),
+    );
+    assert_eq!(audit_checks(&mut admin), []);
+
+    // A second issuer in the setting: the unbound key is reported.
+    db.set("boards.jwt_issuer", &format!("{IDP_A},{IDP_B}"));
+    let mut admin = db.admin();
+    let found = audit_checks(&mut admin);
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0].0, "key_without_issuer_binding");
+    assert!(found[0].1.contains("loose"), "{found:?}");
+
+    // The scoped key's tenant is deleted: reported too.
+    exec(&mut admin, "SELECT boards_tenant_delete('globex')");
+    let found = audit_checks(&mut admin);
+    assert_eq!(
+        found.iter().map(|(c, _)| c.as_str()).collect::<Vec<_>>(),
+        ["key_without_issuer_binding", "scoped_key_tenant_missing"]
+    );
+    assert!(found[1].1.contains("byo"), "{found:?}");
+}
