@@ -120,8 +120,8 @@ fn apply(step: &SyncStep, binding: &StoredBinding) -> ExtResult<()> {
 /// they left. Every synced key of the issuer gets `audiences` and `tenants`. Idempotent.
 #[pg_extern(volatile, parallel_unsafe)]
 fn boards_jwt_sync_jwks(
-    jwks: JsonB,
-    issuer: String,
+    jwks: Option<JsonB>,
+    issuer: Option<String>,
     audiences: default!(Option<Vec<Option<String>>>, "NULL"),
     grace: default!(pgrx::datum::Interval, "'1 day'"),
     tenants: default!(Option<Vec<Option<String>>>, "NULL"),
@@ -129,6 +129,8 @@ fn boards_jwt_sync_jwks(
     TableIterator<'static, (name!(kid, String), name!(action, String))>,
     pgrx::pg_sys::panic::ErrorReport,
 > {
+    let jwks = keys::required(jwks, "jwks")?;
+    let issuer = keys::required(issuer, "issuer")?;
     let document = parse_jwks(&jwks.0).map_err(ExtError::from)?;
     let binding = keys::binding_arguments(Some(issuer.clone()), audiences, tenants)?;
     let grace_secs = db::one::<i64>(

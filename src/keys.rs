@@ -244,6 +244,11 @@ pub struct StoredBinding {
     pub tenants: Option<Vec<pgrx::Uuid>>,
 }
 
+/// An argument that must not be NULL (the functions with optional arguments are not STRICT).
+pub fn required<T>(value: Option<T>, name: &str) -> ExtResult<T> {
+    value.ok_or_else(|| ExtError::InvalidArgument(format!("{name} must not be NULL")))
+}
+
 /// A list argument: NULL is "unrestricted"; an empty list, a NULL or an empty element is a
 /// mistake, not a restriction to nothing.
 fn list_argument(name: &str, list: Option<Vec<Option<String>>>) -> ExtResult<Option<Vec<String>>> {
@@ -343,13 +348,18 @@ pub fn insert(
 /// optionally bound to an issuer, audiences and tenants (slugs).
 #[pg_extern(volatile, parallel_unsafe, name = "boards_jwt_add_key")]
 fn boards_jwt_add_key_bound(
-    kid: String,
-    alg: String,
-    key: String,
+    kid: Option<String>,
+    alg: Option<String>,
+    key: Option<String>,
     issuer: default!(Option<String>, "NULL"),
     audiences: default!(Option<Vec<Option<String>>>, "NULL"),
     tenants: default!(Option<Vec<Option<String>>>, "NULL"),
 ) -> SqlResult<()> {
+    let (kid, alg, key) = (
+        required(kid, "kid")?,
+        required(alg, "alg")?,
+        required(key, "key")?,
+    );
     let alg = key_algorithm(&alg)?;
     let format = format_of(alg, &key);
     let built = VerificationKey::new(&kid, alg, format, &key).map_err(ExtError::from)?;
@@ -375,11 +385,12 @@ fn boards_jwt_add_key_bound(
 /// re-imported on rotation. Returns how many keys were added.
 #[pg_extern(volatile, parallel_unsafe, name = "boards_jwt_import_jwks")]
 fn boards_jwt_import_jwks_bound(
-    jwks: JsonB,
+    jwks: Option<JsonB>,
     issuer: default!(Option<String>, "NULL"),
     audiences: default!(Option<Vec<Option<String>>>, "NULL"),
     tenants: default!(Option<Vec<Option<String>>>, "NULL"),
 ) -> SqlResult<i32> {
+    let jwks = required(jwks, "jwks")?;
     let imports = parse_jwks(&jwks.0).map_err(ExtError::from)?;
     let binding = binding_arguments(issuer, audiences, tenants)?;
     let mut added = 0;
@@ -458,9 +469,10 @@ fn locate(kid: &str, issuer: Option<&str>) -> ExtResult<KeyId> {
 
 #[pg_extern(volatile, parallel_unsafe, name = "boards_jwt_remove_key")]
 fn boards_jwt_remove_key_bound(
-    kid: String,
+    kid: Option<String>,
     issuer: default!(Option<String>, "NULL"),
 ) -> SqlResult<()> {
+    let kid = required(kid, "kid")?;
     let id = locate(&kid, issuer.as_deref())?;
     db::run(
         "DELETE FROM boards.jwt_keys WHERE kid = $1 AND coalesce(issuer, '') = coalesce($2, '')",
@@ -475,10 +487,11 @@ fn boards_jwt_remove_key_bound(
 /// again.
 #[pg_extern(volatile, parallel_unsafe)]
 fn boards_jwt_restrict_key(
-    kid: String,
+    kid: Option<String>,
     tenants: Option<Vec<Option<String>>>,
     issuer: default!(Option<String>, "NULL"),
 ) -> SqlResult<()> {
+    let kid = required(kid, "kid")?;
     let id = locate(&kid, issuer.as_deref())?;
     let ids = tenant_ids(list_argument("tenants", tenants)?)?;
     db::run(

@@ -538,7 +538,10 @@ fn the_audit_reports_unbound_keys_among_several_issuers_and_stale_tenant_scopes(
     // One issuer configured (the key's), and an unbound key: nothing to report.
     exec(
         &mut admin,
-        &format!("SELECT boards_jwt_add_key('loose', 'HS256', '{}')", jwt::hmac_secret()),
+        &format!(
+            "SELECT boards_jwt_add_key('loose', 'HS256', '{}')",
+            jwt::hmac_secret()
+        ),
     );
     assert_eq!(audit_checks(&mut admin), []);
 
@@ -558,4 +561,20 @@ fn the_audit_reports_unbound_keys_among_several_issuers_and_stale_tenant_scopes(
         ["key_without_issuer_binding", "scoped_key_tenant_missing"]
     );
     assert!(found[1].1.contains("byo"), "{found:?}");
+}
+
+#[test]
+fn null_arguments_are_refused_with_a_clear_error() {
+    let db = fresh_db();
+    let mut admin = db.admin();
+    for call in [
+        "SELECT boards_jwt_add_key(NULL, 'HS256', 'x')",
+        "SELECT boards_jwt_import_jwks(NULL)",
+        "SELECT boards_jwt_remove_key(NULL)",
+        "SELECT boards_jwt_restrict_key(NULL, NULL)",
+        "SELECT * FROM boards_jwt_sync_jwks('{\"keys\": []}', NULL)",
+    ] {
+        let message = assert_sqlstate_in(call, admin.execute(call, &[]), INVALID_PARAMETER);
+        assert!(message.contains("must not be NULL"), "{call}: {message}");
+    }
 }
