@@ -158,8 +158,11 @@ fn pairs(list: &[(&str, &str)]) -> Vec<(String, String)> {
         .collect()
 }
 
-/// `(kid, alg, retiring)` of the issuer's keys.
-fn installed(db: &TestDb, issuer: &str) -> Vec<(String, String, bool)> {
+/// `(kid, alg, retiring)` of one installed key.
+type KeyRow = (String, String, bool);
+
+/// The issuer's keys.
+fn installed(db: &TestDb, issuer: &str) -> Vec<KeyRow> {
     db.admin()
         .query(
             "SELECT kid, alg, retired_at IS NOT NULL FROM boards_jwt_keys() WHERE issuer = $1 ORDER BY kid",
@@ -314,7 +317,7 @@ fn watch_refetches_after_max_age() {
         .spawn()
         .expect("starting the watcher");
     let _watcher = Watcher(child);
-    let wait_for = |what: &str, want: &dyn Fn(&[(String, String, bool)]) -> bool| {
+    let wait_for = |what: &str, want: &dyn Fn(&[KeyRow]) -> bool| {
         let deadline = Instant::now() + Duration::from_secs(60);
         loop {
             let keys = installed(&db, ISS);
