@@ -320,4 +320,115 @@ AS 'MODULE_PATHNAME', 'boards_set_tenant_wrapper';
 REVOKE ALL ON FUNCTION @extschema@.boards_set_tenant(text, boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.boards_set_tenant(text, boolean) TO boards_tenant_admin;
 ALTER FUNCTION @extschema@.boards_set_tenant(text, boolean)
+
+-- Issue 14 (points 1-3): issuer-bound, audience-bound and tenant-scoped keys, JWKS sync
+-- (sql/schema.sql, src/keys.rs, src/jwks_sync.rs). A kid is unique per issuer only; the
+-- existing keys stay unbound, managed by hand.
+ALTER TABLE boards.jwt_keys DROP CONSTRAINT jwt_keys_pkey;
+ALTER TABLE boards.jwt_keys
+    ADD COLUMN issuer     text        CHECK (issuer <> ''),
+    ADD COLUMN audiences  text[],
+    ADD COLUMN tenants    uuid[],
+    ADD COLUMN origin     text        NOT NULL DEFAULT 'manual' CHECK (origin IN ('manual', 'import', 'sync')),
+    ADD COLUMN retired_at timestamptz;
+CREATE UNIQUE INDEX jwt_keys_issuer_kid ON boards.jwt_keys ((coalesce(issuer, '')), kid);
+
+-- New signatures: drop and create with the grants and settings of a fresh install
+-- (sql/finalize.sql).
+DROP FUNCTION @extschema@.boards_jwt_add_key(text, text, text);
+DROP FUNCTION @extschema@.boards_jwt_import_jwks(jsonb);
+DROP FUNCTION @extschema@.boards_jwt_remove_key(text);
+DROP FUNCTION @extschema@.boards_jwt_keys();
+CREATE  FUNCTION @extschema@."boards_jwt_add_key"(
+	"kid" TEXT, /* String */
+	"alg" TEXT, /* String */
+	"key" TEXT, /* String */
+	"issuer" TEXT DEFAULT NULL, /* Option < String > */
+	"audiences" TEXT[] DEFAULT NULL, /* :: std :: option :: Option < Vec < Option < String > > > */
+	"tenants" TEXT[] DEFAULT NULL /* :: std :: option :: Option < Vec < Option < String > > > */
+) RETURNS VOID /* SqlResult < () > */
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'boards_jwt_add_key_bound_wrapper';
+CREATE  FUNCTION @extschema@."boards_jwt_import_jwks"(
+	"jwks" jsonb, /* JsonB */
+	"issuer" TEXT DEFAULT NULL, /* Option < String > */
+	"audiences" TEXT[] DEFAULT NULL, /* :: std :: option :: Option < Vec < Option < String > > > */
+	"tenants" TEXT[] DEFAULT NULL /* :: std :: option :: Option < Vec < Option < String > > > */
+) RETURNS INT /* SqlResult < i32 > */
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'boards_jwt_import_jwks_bound_wrapper';
+CREATE  FUNCTION @extschema@."boards_jwt_keys"() RETURNS TABLE (
+	"kid" TEXT,  /* String */
+	"alg" TEXT,  /* String */
+	"format" TEXT,  /* String */
+	"fingerprint" TEXT,  /* Option < String > */
+	"created_at" timestamp with time zone,  /* Option < pgrx :: datum :: TimestampWithTimeZone > */
+	"created_by" TEXT,  /* Option < String > */
+	"issuer" TEXT,  /* Option < String > */
+	"audiences" TEXT[],  /* :: std :: option :: Option < Vec < String > > */
+	"tenants" TEXT[],  /* :: std :: option :: Option < Vec < String > > */
+	"tenant_ids" uuid[],  /* :: std :: option :: Option < Vec < pgrx :: Uuid > > */
+	"origin" TEXT,  /* String */
+	"retired_at" timestamp with time zone  /* Option < pgrx :: datum :: TimestampWithTimeZone > */
+)
+STRICT STABLE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'boards_jwt_keys_with_bindings_wrapper';
+CREATE  FUNCTION @extschema@."boards_jwt_remove_key"(
+	"kid" TEXT, /* String */
+	"issuer" TEXT DEFAULT NULL /* Option < String > */
+) RETURNS VOID /* SqlResult < () > */
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'boards_jwt_remove_key_bound_wrapper';
+CREATE  FUNCTION @extschema@."boards_jwt_restrict_key"(
+	"kid" TEXT, /* String */
+	"tenants" TEXT[], /* :: std :: option :: Option < Vec < Option < String > > > */
+	"issuer" TEXT DEFAULT NULL /* Option < String > */
+) RETURNS VOID /* SqlResult < () > */
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'boards_jwt_restrict_key_wrapper';
+CREATE  FUNCTION @extschema@."boards_jwt_sync_jwks"(
+	"jwks" jsonb, /* JsonB */
+	"issuer" TEXT, /* String */
+	"audiences" TEXT[] DEFAULT NULL, /* :: std :: option :: Option < Vec < Option < String > > > */
+	"grace" interval DEFAULT '1 day', /* pgrx :: datum :: Interval */
+	"tenants" TEXT[] DEFAULT NULL /* :: std :: option :: Option < Vec < Option < String > > > */
+) RETURNS TABLE (
+	"kid" TEXT,  /* String */
+	"action" TEXT  /* String */
+)
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'boards_jwt_sync_jwks_wrapper';
+REVOKE ALL ON FUNCTION
+    @extschema@.boards_jwt_add_key(text, text, text, text, text[], text[]),
+    @extschema@.boards_jwt_import_jwks(jsonb, text, text[], text[]),
+    @extschema@.boards_jwt_remove_key(text, text),
+    @extschema@.boards_jwt_restrict_key(text, text[], text),
+    @extschema@.boards_jwt_sync_jwks(jsonb, text, text[], interval, text[]),
+    @extschema@.boards_jwt_keys()
+FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION
+    @extschema@.boards_jwt_add_key(text, text, text, text, text[], text[]),
+    @extschema@.boards_jwt_import_jwks(jsonb, text, text[], text[]),
+    @extschema@.boards_jwt_remove_key(text, text),
+    @extschema@.boards_jwt_restrict_key(text, text[], text),
+    @extschema@.boards_jwt_sync_jwks(jsonb, text, text[], interval, text[]),
+    @extschema@.boards_jwt_keys()
+TO boards_tenant_admin;
+ALTER FUNCTION @extschema@.boards_jwt_add_key(text, text, text, text, text[], text[])
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION @extschema@.boards_jwt_import_jwks(jsonb, text, text[], text[])
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION @extschema@.boards_jwt_remove_key(text, text)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION @extschema@.boards_jwt_restrict_key(text, text[], text)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION @extschema@.boards_jwt_sync_jwks(jsonb, text, text[], interval, text[])
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION @extschema@.boards_jwt_keys()
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp;

@@ -98,9 +98,11 @@ TO PUBLIC;
 -- The admin role: keys, protection, tenants, audit, trusted contexts.
 GRANT EXECUTE ON FUNCTION
     @extschema@.boards_set_tenant(text, boolean),
-    @extschema@.boards_jwt_add_key(text, text, text),
-    @extschema@.boards_jwt_import_jwks(jsonb),
-    @extschema@.boards_jwt_remove_key(text),
+    @extschema@.boards_jwt_add_key(text, text, text, text, text[], text[]),
+    @extschema@.boards_jwt_import_jwks(jsonb, text, text[], text[]),
+    @extschema@.boards_jwt_remove_key(text, text),
+    @extschema@.boards_jwt_restrict_key(text, text[], text),
+    @extschema@.boards_jwt_sync_jwks(jsonb, text, text[], interval, text[]),
     @extschema@.boards_jwt_keys(),
     @extschema@.boards_tenant_protect(regclass, name, text[]),
     @extschema@.boards_tenant_unprotect(regclass),
@@ -135,11 +137,15 @@ ALTER FUNCTION @extschema@.boards_set_tenant(text, boolean)
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION boards.ensure_tenant_isolation_internal(uuid, uuid, text, uuid, oid)
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION @extschema@.boards_jwt_add_key(text, text, text)
+ALTER FUNCTION @extschema@.boards_jwt_add_key(text, text, text, text, text[], text[])
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION @extschema@.boards_jwt_import_jwks(jsonb)
+ALTER FUNCTION @extschema@.boards_jwt_import_jwks(jsonb, text, text[], text[])
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
-ALTER FUNCTION @extschema@.boards_jwt_remove_key(text)
+ALTER FUNCTION @extschema@.boards_jwt_remove_key(text, text)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION @extschema@.boards_jwt_restrict_key(text, text[], text)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION @extschema@.boards_jwt_sync_jwks(jsonb, text, text[], interval, text[])
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION @extschema@.boards_jwt_keys()
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp;

@@ -115,14 +115,25 @@ CREATE INDEX generations_board_idx ON boards.generations (tenant_id, board_id);
 CREATE INDEX generations_user_idx ON boards.generations (tenant_id, user_id);
 
 -- Bookkeeping: readable by the admin role, never by the app role.
+-- A kid is unique per issuer only (two identity providers may publish the same kid). issuer,
+-- audiences and tenants bind a key (NULL: unbound); tenants holds ids, so a deleted tenant
+-- leaves the key restricted to nothing rather than unrestricted. origin says who manages the
+-- key: 'sync' keys belong to boards_jwt_sync_jwks, which never touches the others; retired_at
+-- is when a synced key left its issuer's document (it verifies until the grace period ends).
 CREATE TABLE boards.jwt_keys (
-    kid        text        NOT NULL PRIMARY KEY CHECK (kid <> ''),
+    kid        text        NOT NULL CHECK (kid <> ''),
     alg        text        NOT NULL,
     format     text        NOT NULL CHECK (format IN ('secret', 'pem', 'jwk')),
     material   text        NOT NULL,
     created_at timestamptz NOT NULL DEFAULT now(),
-    created_by name        NOT NULL DEFAULT current_user
+    created_by name        NOT NULL DEFAULT current_user,
+    issuer     text        CHECK (issuer <> ''),
+    audiences  text[],
+    tenants    uuid[],
+    origin     text        NOT NULL DEFAULT 'manual' CHECK (origin IN ('manual', 'import', 'sync')),
+    retired_at timestamptz
 );
+CREATE UNIQUE INDEX jwt_keys_issuer_kid ON boards.jwt_keys ((coalesce(issuer, '')), kid);
 COMMENT ON TABLE boards.jwt_keys IS 'JWT verification keys; HMAC secrets are stored here, so only admins may read it';
 
 CREATE TABLE boards.protected_tables (

@@ -76,6 +76,8 @@ const CHECKS: &[(&str, &str)] = &[
     ("library_not_preloaded", "boards_tenant is not loaded by shared_preload_libraries: a client's startup options could reset database- and role-level boards.* settings, so every tenant context is refused until you add boards_tenant to shared_preload_libraries and restart."),
     ("extension_table_privilege_granted", "Roles hold privileges on the extension's own tables that the extension did not grant (INSERT on jwt_keys installs a signing key, TRUNCATE on tenants wipes every tenant): REVOKE them; the DDL guard revokes such grants whenever event triggers run."),
     ("sensitive_column_statistics", "A column named sensitive has planner statistics again (or can gather them), which EXPLAIN estimates reveal to every tenant: run the fix in the detail (boards_tenant_protect with sensitive_columns), and drop extended statistics that cover the column."),
+    ("key_without_issuer_binding", "Several issuers are configured and some keys are bound to none: such a key verifies tokens naming any issuer, so one identity provider's key can speak for another's users. Bind each key to its issuer (src/key_audit.rs)."),
+    ("scoped_key_tenant_missing", "Tenant-scoped keys name tenants that no longer exist (the keys fail closed for them): restrict them again with boards_jwt_restrict_key or remove them."),
     ("tenant_statistics", ""),
 ];
 
@@ -1445,6 +1447,7 @@ fn checks(tenant: Option<pgrx::Uuid>) -> ExtResult<Vec<Finding>> {
         findings.extend(protection_checks(&states, &tables)?);
         findings.extend(foreign_key_checks(&tables, &fks));
         findings.extend(catalog_checks(&schema)?);
+        findings.extend(crate::key_audit::findings()?);
     }
     Ok(findings)
 }

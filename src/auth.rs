@@ -239,6 +239,18 @@ fn choose(
     }
 }
 
+/// A token verified by a tenant-scoped key resolves only to the key's tenants: anything else
+/// is 42501 Access denied, the answer a non-member gets, so the refusal reveals nothing about
+/// the other tenant.
+fn within_key_scope(verified: &VerifiedToken, tenant: &TenantRow) -> ExtResult<()> {
+    match &verified.tenants {
+        Some(scope) if !scope.contains(&context::from_pg_uuid(tenant.id)) => {
+            Err(CoreError::access_denied().into())
+        }
+        _ => Ok(()),
+    }
+}
+
 // The row both context setters return. A named composite type rather than OUT parameters
 // (`RETURNS TABLE`): PostgreSQL rebuilds the row descriptor of OUT parameters from pg_proc on
 // every call, twice per request (the function scan and the function itself), some 20,000
@@ -297,6 +309,9 @@ fn set_tenant_from_jwt(
     preload::require()?;
     let verified = verify(token)?;
     let (chosen, member) = choose(&verified, x_tenant)?;
+    // Checked here, after every strategy has chosen and before first-use membership, so that
+    // an identity provider restricted to some tenants reaches no other by any claim or header.
+    within_key_scope(&verified, &chosen.tenant)?;
     let user_id = match member {
         Some(id) => id,
         None if chosen.just_in_time => {
@@ -324,7 +339,7 @@ fn set_tenant_from_jwt(
         user_id: Some(context::from_pg_uuid(user_id)),
         subject: Some(verified.subject.clone()),
         source: Some(chosen.source.as_str().to_owned()),
-        kid: Some(verified.kid.clone()),
+        kid: Some(verified.key.encode()),
         claims: verified.claims,
     };
     let ctx = context::install(ctx, is_local)?;
@@ -369,7 +384,7 @@ fn boards_authenticate(
         user_id: None,
         subject: Some(verified.subject.clone()),
         source: None,
-        kid: Some(verified.kid.clone()),
+        kid: Some(verified.key.encode()),
         claims: verified.claims,
     };
     context::install(ctx, is_local)?;

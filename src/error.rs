@@ -30,11 +30,12 @@ pub enum ExtError {
     #[error("\"{subject}\" is not a member of tenant \"{tenant}\"")]
     MemberNotFound { subject: String, tenant: String },
 
-    #[error("no JWT key with kid \"{0}\"")]
-    KeyNotFound(String),
+    /// Shown as `"kid"`, or `"kid" of issuer "iss"` for an issuer-bound key.
+    #[error("no JWT key with kid {0}")]
+    KeyNotFound(boards_tenant_core::KeyId),
 
-    #[error("JWT key \"{0}\" already exists")]
-    KeyExists(String),
+    #[error("JWT key {0} already exists")]
+    KeyExists(boards_tenant_core::KeyId),
 
     #[error("{0}")]
     InvalidArgument(String),

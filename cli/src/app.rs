@@ -4,7 +4,7 @@ use std::io::{BufRead, IsTerminal, Write};
 
 use postgres::{Client, NoTls};
 
-use crate::cli::{Cli, TopCommand};
+use crate::cli::{Cli, KeysCommand, TopCommand};
 use crate::config;
 use crate::error::CliError;
 use crate::plan::{self, Call, Fetch, Fetched};
@@ -13,33 +13,46 @@ use crate::render::Record;
 /// Runs the command; returns the exit code (0, or 3 for an audit with violations) or the
 /// error to report (exit code 1).
 pub fn run(cli: Cli) -> Result<u8, CliError> {
-    let TopCommand::Tenant(command) = &cli.command;
+    let command = match &cli.command {
+        TopCommand::Tenant(command) => command,
+        TopCommand::Keys(KeysCommand::Sync(args)) => {
+            return crate::keys_sync::run(args, cli.database_url.as_deref(), cli.output_format)
+        }
+    };
     // Everything that can be checked without the server is, before connecting.
     let plan = plan::plan(command, cli.output_format)?;
-    let env = |name: &str| std::env::var(name).ok();
-    let config = config::connection_config(cli.database_url.as_deref(), &env, &config::os_user)?;
+    let config = connection(cli.database_url.as_deref())?;
     if let Some(question) = &plan.confirm {
         confirm(question)?;
     }
-
-    let mut config = config;
-    // Server notices go to stderr: stdout holds only the result.
-    config.notice_callback(|notice| {
-        eprintln!("{}: {}", notice.severity().to_lowercase(), notice.message());
-    });
-    let mut client = config.connect(NoTls).map_err(|e| {
-        CliError::from_postgres(
-            &e,
-            Some(&format!(
-                "could not connect to {}",
-                config::describe(&config)
-            )),
-        )
-    })?;
+    let mut client = connect(&config)?;
     let fetched = execute(&mut client, &plan.call)?;
     let output = plan::finish(&plan.call.shape, fetched, cli.output_format)?;
     print(&output.stdout)?;
     Ok(output.exit_code)
+}
+
+/// The connection settings from --database-url and the environment; server notices go to
+/// stderr (stdout holds only the result).
+pub fn connection(database_url: Option<&str>) -> Result<postgres::Config, CliError> {
+    let env = |name: &str| std::env::var(name).ok();
+    let mut config = config::connection_config(database_url, &env, &config::os_user)?;
+    config.notice_callback(|notice| {
+        eprintln!("{}: {}", notice.severity().to_lowercase(), notice.message());
+    });
+    Ok(config)
+}
+
+pub fn connect(config: &postgres::Config) -> Result<Client, CliError> {
+    config.connect(NoTls).map_err(|e| {
+        CliError::from_postgres(
+            &e,
+            Some(&format!(
+                "could not connect to {}",
+                config::describe(config)
+            )),
+        )
+    })
 }
 
 /// Asks `question` on the terminal; anything but yes aborts. Without a terminal on stdin,
@@ -92,7 +105,7 @@ fn execute(client: &mut Client, call: &Call) -> Result<Fetched, CliError> {
 
 /// Writes the result to stdout. A reader that stopped reading (`| head`) is no error: the
 /// call was made, and its exit code stands.
-fn print(text: &str) -> Result<(), CliError> {
+pub fn print(text: &str) -> Result<(), CliError> {
     let mut stdout = std::io::stdout().lock();
     match stdout
         .write_all(text.as_bytes())

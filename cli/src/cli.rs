@@ -45,6 +45,53 @@ pub enum TopCommand {
     /// Tenant management and the isolation audit.
     #[command(subcommand)]
     Tenant(TenantCommand),
+    /// JWT verification keys.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeysCommand {
+    /// Synchronise an issuer's keys with its published JWKS (boards_jwt_sync_jwks): new keys
+    /// are added, keys gone from the document keep verifying for the grace period, then go.
+    Sync(SyncArgs),
+}
+
+/// Where the JWKS comes from: its URL, or an OpenID Connect issuer to discover it from.
+#[derive(Args, Debug, Clone)]
+#[command(group(ArgGroup::new("source").required(true).multiple(false)))]
+pub struct SyncArgs {
+    /// The JWKS document's URL (https; http only for localhost). Needs --issuer-binding.
+    #[arg(
+        long,
+        value_name = "URL",
+        group = "source",
+        requires = "issuer_binding"
+    )]
+    pub jwks_url: Option<String>,
+    /// An OpenID Connect issuer: its /.well-known/openid-configuration names the JWKS
+    /// (`jwks_uri`) and the issuer the keys are bound to (which must be this URL).
+    #[arg(long, value_name = "URL", group = "source")]
+    pub issuer: Option<String>,
+    /// The issuer (`iss`) the keys of --jwks-url are bound to.
+    #[arg(long, value_name = "ISS")]
+    pub issuer_binding: Option<String>,
+    /// An audience the keys accept (repeatable); none: only boards.jwt_audience applies.
+    #[arg(long = "audience", value_name = "AUD")]
+    pub audiences: Vec<String>,
+    /// A tenant (slug) the keys' tokens are restricted to (repeatable); none: any tenant.
+    #[arg(long = "tenant", value_name = "SLUG")]
+    pub tenants: Vec<String>,
+    /// How long a key that left the document keeps verifying (a PostgreSQL interval).
+    #[arg(long, value_name = "INTERVAL", default_value = "1 day")]
+    pub grace: String,
+    /// Keep running: fetch again when the document's Cache-Control max-age runs out (at
+    /// least --min-interval, at most 24 hours), backing off on errors.
+    #[arg(long)]
+    pub watch: bool,
+    /// The shortest wait between two fetches with --watch, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60, value_parser = clap::value_parser!(u64).range(1..))]
+    pub min_interval: u64,
 }
 
 /// A tenant named by its slug, positionally or with `--slug`.

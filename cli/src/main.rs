@@ -5,6 +5,8 @@ mod app;
 mod cli;
 mod config;
 mod error;
+mod jwks_source;
+mod keys_sync;
 mod plan;
 mod render;
 

@@ -298,7 +298,9 @@ mod tests {
     fn plan_of(args: &[&str]) -> Result<Plan, CliError> {
         let cli = Cli::try_parse_from(std::iter::once("boards-tenant").chain(args.iter().copied()))
             .unwrap();
-        let TopCommand::Tenant(command) = &cli.command;
+        let TopCommand::Tenant(command) = &cli.command else {
+            panic!("not a tenant command: {args:?}");
+        };
         plan(command, cli.output_format)
     }
 

@@ -150,7 +150,11 @@ impl TokenCache {
 
 /// The token (held twice: map key and recency list) plus an estimate of the claims.
 fn entry_bytes(token: &str, verified: &VerifiedToken) -> usize {
-    let strings = verified.subject.len().saturating_add(verified.kid.len());
+    let strings = verified
+        .subject
+        .len()
+        .saturating_add(verified.key.kid.len())
+        .saturating_add(verified.key.issuer.as_ref().map_or(0, String::len));
     token
         .len()
         .saturating_mul(2)
@@ -201,7 +205,11 @@ mod tests {
         VerifiedToken {
             claims,
             subject: sub.to_owned(),
-            kid: "k".to_owned(),
+            key: crate::jwt::KeyId {
+                issuer: None,
+                kid: "k".to_owned(),
+            },
+            tenants: None,
             alg: Algorithm::HS256,
             exp: None,
             nbf: None,

@@ -20,8 +20,8 @@ pub struct Context {
     pub user_id: Option<Uuid>,
     pub subject: Option<String>,
     pub source: Option<String>,
-    /// The kid of the key that verified the token behind the context: the context lasts only
-    /// while that key stays installed.
+    /// The key that verified the token behind the context (`KeyId::encode`: issuer and kid):
+    /// the context lasts only while that key stays installed.
     pub kid: Option<String>,
     pub claims: Map<String, Value>,
 }

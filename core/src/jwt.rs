@@ -9,6 +9,7 @@ use base64::Engine;
 use jsonwebtoken::DecodingKey;
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
+use uuid::Uuid;
 
 use crate::error::{CoreError, TokenError};
 use crate::json;
@@ -214,6 +215,60 @@ impl FromStr for KeyFormat {
     }
 }
 
+/// What a key is valid for: the issuer whose tokens it verifies, the audiences it accepts and
+/// the tenants its tokens may resolve to. `None` is unrestricted (the global settings
+/// `boards.jwt_issuer` / `boards.jwt_audience` still apply to every key).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct KeyBinding {
+    pub issuer: Option<String>,
+    pub audiences: Option<Vec<String>>,
+    pub tenants: Option<Vec<Uuid>>,
+}
+
+/// A key's identity: `kid` is unique only per issuer (two providers may publish the same one).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct KeyId {
+    pub issuer: Option<String>,
+    pub kid: String,
+}
+
+/// Separates issuer and kid in [`KeyId::encode`]: a kid has no control characters, so the
+/// last separator is always the boundary.
+const KEY_ID_SEPARATOR: char = '\u{1f}';
+
+impl KeyId {
+    /// One string naming the key unambiguously (it travels in the tenant context): the bare
+    /// kid for an unbound key, as contexts written before issuer binding hold.
+    pub fn encode(&self) -> String {
+        match &self.issuer {
+            None => self.kid.clone(),
+            Some(issuer) => format!("{issuer}{KEY_ID_SEPARATOR}{}", self.kid),
+        }
+    }
+
+    pub fn decode(encoded: &str) -> KeyId {
+        match encoded.rsplit_once(KEY_ID_SEPARATOR) {
+            Some((issuer, kid)) => KeyId {
+                issuer: Some(issuer.to_owned()),
+                kid: kid.to_owned(),
+            },
+            None => KeyId {
+                issuer: None,
+                kid: encoded.to_owned(),
+            },
+        }
+    }
+}
+
+impl fmt::Display for KeyId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.issuer {
+            None => write!(f, "\"{}\"", self.kid),
+            Some(issuer) => write!(f, "\"{}\" of issuer \"{issuer}\"", self.kid),
+        }
+    }
+}
+
 /// An installed key: checked once here, then used for every verification.
 #[derive(Clone)]
 pub struct VerificationKey {
@@ -223,6 +278,7 @@ pub struct VerificationKey {
     key: DecodingKey,
     secret_len: Option<usize>,
     material_len: usize,
+    binding: KeyBinding,
 }
 
 impl fmt::Debug for VerificationKey {
@@ -232,6 +288,7 @@ impl fmt::Debug for VerificationKey {
             .field("kid", &self.kid)
             .field("alg", &self.alg)
             .field("format", &self.format)
+            .field("binding", &self.binding)
             .finish_non_exhaustive()
     }
 }
@@ -279,17 +336,53 @@ impl VerificationKey {
             key: decoding,
             secret_len,
             material_len: material.len(),
+            binding: KeyBinding::default(),
         })
+    }
+
+    /// The same key, valid only as `binding` says.
+    pub fn bound(mut self, binding: KeyBinding) -> Self {
+        self.binding = binding;
+        self
     }
 
     pub fn kid(&self) -> &str {
         &self.kid
     }
 
+    pub fn binding(&self) -> &KeyBinding {
+        &self.binding
+    }
+
+    pub fn id(&self) -> KeyId {
+        KeyId {
+            issuer: self.binding.issuer.clone(),
+            kid: self.kid.clone(),
+        }
+    }
+
+    /// Whether a token claiming issuer `iss` may be verified with this key.
+    fn serves_issuer(&self, iss: Option<&str>) -> bool {
+        match &self.binding.issuer {
+            None => true,
+            Some(bound) => iss == Some(bound.as_str()),
+        }
+    }
+
     /// What the key takes in memory, roughly: its id and (a multiple of) its material.
     pub fn approximate_bytes(&self) -> usize {
+        let binding = self.binding.issuer.as_ref().map_or(0, String::len)
+            + self
+                .binding
+                .audiences
+                .iter()
+                .flatten()
+                .map(String::len)
+                .sum::<usize>()
+            + self.binding.tenants.as_ref().map_or(0, Vec::len) * 16;
         self.kid
             .len()
+            .saturating_add(binding)
             .saturating_add(self.material_len.saturating_mul(2))
             .saturating_add(256)
     }
@@ -475,8 +568,10 @@ pub struct VerifyOptions {
 pub struct VerifiedToken {
     pub claims: Map<String, Value>,
     pub subject: String,
-    /// The kid of the key that verified the signature.
-    pub kid: String,
+    /// The key that verified the signature.
+    pub key: KeyId,
+    /// The tenants that key restricts its tokens to (None: any).
+    pub tenants: Option<Vec<Uuid>>,
     pub alg: Algorithm,
     pub exp: Option<i64>,
     pub nbf: Option<i64>,
@@ -487,27 +582,29 @@ fn truncated(s: &str) -> String {
     s.chars().take(65).collect()
 }
 
-/// The keys a token may be verified with: the one its `kid` names (which must be for the
-/// token's algorithm), else up to 16 keys of the token's algorithm.
+/// The keys a token may be verified with: those its `kid` names (at least one must be for the
+/// token's algorithm; with issuer binding, several issuers may use the same kid), else up to
+/// 16 keys of the token's algorithm. Issuers are checked once a signature verifies.
 fn candidate_keys<'k>(
     header: &TokenHeader,
     alg: Algorithm,
     keys: &'k [VerificationKey],
 ) -> Result<Vec<&'k VerificationKey>, CoreError> {
     if let Some(kid) = &header.kid {
-        let key = keys
-            .iter()
-            .find(|k| k.kid == *kid)
-            .ok_or_else(|| TokenError::UnknownKid(truncated(kid)))?;
-        if key.alg != alg {
+        let named: Vec<&VerificationKey> = keys.iter().filter(|k| k.kid == *kid).collect();
+        let Some(first) = named.first().copied() else {
+            return Err(TokenError::UnknownKid(truncated(kid)).into());
+        };
+        let of_alg: Vec<&VerificationKey> = named.into_iter().filter(|k| k.alg == alg).collect();
+        if of_alg.is_empty() {
             return Err(TokenError::AlgorithmMismatch {
                 token_alg: alg,
-                kid: key.kid.clone(),
-                key_alg: key.alg,
+                kid: first.kid.clone(),
+                key_alg: first.alg,
             }
             .into());
         }
-        return Ok(vec![key]);
+        return Ok(of_alg);
     }
     let keys: Vec<&VerificationKey> = keys
         .iter()
@@ -520,25 +617,73 @@ fn candidate_keys<'k>(
     Ok(keys)
 }
 
+fn parse_claims(payload: &[u8]) -> Result<Map<String, Value>, CoreError> {
+    match json::parse_strict(payload) {
+        Ok(Value::Object(claims)) => Ok(claims),
+        Ok(_) => Err(TokenError::ClaimsNotObject.into()),
+        Err(e) => Err(malformed(format!("payload is not valid JSON: {e}"))),
+    }
+}
+
+fn issuer_claim(claims: &Map<String, Value>) -> Option<&str> {
+    match claims.get("iss") {
+        Some(Value::String(iss)) => Some(iss.as_str()),
+        _ => None,
+    }
+}
+
+/// Whether the token's `aud` (a string or an array of strings) names one of `accepted`.
+fn audience_accepted(claims: &Map<String, Value>, accepted: &[String]) -> bool {
+    let one = |aud: &Value| matches!(aud, Value::String(a) if accepted.contains(a));
+    match claims.get("aud") {
+        Some(Value::Array(auds)) => auds.iter().any(one),
+        Some(aud) => one(aud),
+        None => false,
+    }
+}
+
 /// Signature only: picks the key, refuses "none" and algorithm mismatches, checks the
-/// signature, then parses the claims (a JSON object, strict, nesting capped) and requires a
-/// non-empty string `sub`. Claims are not looked at before the signature verifies.
+/// signature, then parses the claims (a JSON object, strict, nesting capped), requires the
+/// verifying key to be bound to the token's `iss` (or to no issuer) and its audiences to
+/// match, and requires a non-empty string `sub`. Claims are not looked at before a signature
+/// verifies: a token signed by provider A's key that names provider B as its issuer is
+/// refused even when both publish the same kid.
 pub fn verify_signature(token: &str, keys: &[VerificationKey]) -> Result<VerifiedToken, CoreError> {
     let header = decode_header(token)?;
     let alg: Algorithm = header.alg.parse()?;
     let parts = split_token(token)?;
     b64_part(parts.signature, "signature")?;
-    let key = candidate_keys(&header, alg, keys)?
-        .into_iter()
-        .find(|key| key.verifies(parts.signing_input, parts.signature))
-        .ok_or(TokenError::BadSignature)?;
-
-    let payload = b64_part(parts.payload, "payload")?;
-    let claims = match json::parse_strict(&payload) {
-        Ok(Value::Object(claims)) => claims,
-        Ok(_) => return Err(TokenError::ClaimsNotObject.into()),
-        Err(e) => return Err(malformed(format!("payload is not valid JSON: {e}"))),
+    let mut signed: Option<(Vec<u8>, Map<String, Value>)> = None;
+    let mut chosen = None;
+    for key in candidate_keys(&header, alg, keys)? {
+        if !key.verifies(parts.signing_input, parts.signature) {
+            continue;
+        }
+        if signed.is_none() {
+            let payload = b64_part(parts.payload, "payload")?;
+            let claims = parse_claims(&payload)?;
+            signed = Some((payload, claims));
+        }
+        let serves = signed
+            .as_ref()
+            .is_some_and(|(_, claims)| key.serves_issuer(issuer_claim(claims)));
+        if serves {
+            chosen = Some(key);
+            break;
+        }
+    }
+    let (payload, claims, key) = match (signed, chosen) {
+        (Some((payload, claims)), Some(key)) => (payload, claims, key),
+        // A signature verified, but only with keys bound to other issuers.
+        (Some(_), None) => return Err(TokenError::BadIssuer.into()),
+        (None, _) => return Err(TokenError::BadSignature.into()),
     };
+    if let Some(audiences) = &key.binding.audiences {
+        if !audience_accepted(&claims, audiences) {
+            return Err(TokenError::BadAudience.into());
+        }
+    }
+
     // Checked once the claims parse (a malformed payload keeps its own error): well-formed
     // claims beyond the limit are a bad argument, whoever signed them.
     if payload.len() > MAX_CLAIMS_BYTES {
@@ -563,7 +708,8 @@ pub fn verify_signature(token: &str, keys: &[VerificationKey]) -> Result<Verifie
     let (exp, nbf) = validity_window(&claims)?;
     Ok(VerifiedToken {
         subject,
-        kid: key.kid.clone(),
+        key: key.id(),
+        tenants: key.binding.tenants.clone(),
         alg,
         exp,
         nbf,
@@ -628,16 +774,8 @@ pub fn check_claims(
             return Err(TokenError::BadIssuer.into());
         }
     }
-    if !opts.audiences.is_empty() {
-        let accepted = |aud: &Value| matches!(aud, Value::String(a) if opts.audiences.contains(a));
-        let ok = match claims.get("aud") {
-            Some(Value::Array(auds)) => auds.iter().any(accepted),
-            Some(aud) => accepted(aud),
-            None => false,
-        };
-        if !ok {
-            return Err(TokenError::BadAudience.into());
-        }
+    if !opts.audiences.is_empty() && !audience_accepted(claims, &opts.audiences) {
+        return Err(TokenError::BadAudience.into());
     }
     Ok(())
 }

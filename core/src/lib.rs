@@ -24,6 +24,7 @@ pub mod error;
 mod json;
 mod jwk;
 pub mod jwks;
+pub mod jwks_sync;
 pub mod jwt;
 mod key_material;
 pub mod registration;
@@ -40,8 +41,8 @@ pub use error::{CoreError, ErrorKind, TokenError, SLUG_RULES_DETAIL};
 pub use jwks::{parse_jwks, JwkImport};
 pub use jwt::{
     check_claims, decode_header, fingerprint, may_join_tenant_created_at, verify, verify_signature,
-    Algorithm, KeyFamily, KeyFormat, TokenHeader, VerificationKey, VerifiedToken, VerifyOptions,
-    MAX_CLAIMS_BYTES, MAX_SUBJECT_BYTES, MAX_TOKEN_BYTES,
+    Algorithm, KeyBinding, KeyFamily, KeyFormat, KeyId, TokenHeader, VerificationKey,
+    VerifiedToken, VerifyOptions, MAX_CLAIMS_BYTES, MAX_SUBJECT_BYTES, MAX_TOKEN_BYTES,
 };
 pub use registration::{
     check_tenant_limit, registration_response, validate_member_role, validate_registration,

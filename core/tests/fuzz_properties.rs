@@ -921,9 +921,11 @@ fn check_verified(
     prop_assert!(!v.subject.is_empty(), "verified token without subject");
     prop_assert_eq!(v.claims.get("sub"), Some(&Value::from(v.subject.clone())));
     prop_assert!(
-        keys().iter().any(|k| k.kid() == v.kid && k.alg() == v.alg),
+        keys()
+            .iter()
+            .any(|k| k.kid() == v.key.kid && k.alg() == v.alg),
         "verified by kid {} / {} that is not installed",
-        v.kid,
+        v.key.kid,
         v.alg
     );
     // The clock and setting checks of check_claims held.
@@ -1714,7 +1716,7 @@ fn tokens_signed_arbitrary_claims() {
                     check_verified(&token, &v, &opts, now)?;
                     // The claims are exactly what was signed.
                     prop_assert_eq!(Some(Value::Object(v.claims.clone())), parsed.clone());
-                    prop_assert_eq!(v.kid.as_str(), "fuzz-hs256");
+                    prop_assert_eq!(v.key.kid.as_str(), "fuzz-hs256");
                     // Resolution of verified claims keeps its invariants too.
                     let result = resolve(&v.claims, x.as_deref(), &cfg);
                     out.hit(format!(

@@ -58,7 +58,7 @@ fn imported_keys_verify_tokens_from_the_matching_private_keys() {
         let token = sign(alg, Some(kid), &claims);
         let verified = verify(&token, &keys, &VerifyOptions::default(), NOW)
             .unwrap_or_else(|e| panic!("{kid}: {e}"));
-        assert_eq!(verified.kid, kid);
+        assert_eq!(verified.key.kid, kid);
     }
     // rsa-2 is a different key: rsa-1's private key does not verify under it.
     let token = sign(Algorithm::RS256, Some("rsa-2"), &claims);

@@ -33,7 +33,7 @@ fn every_algorithm_verifies_with_kid() {
         let verified =
             verify(&token, &[key], &opts(), NOW).unwrap_or_else(|e| panic!("{alg}: {e}"));
         assert_eq!(verified.subject, "user123");
-        assert_eq!(verified.kid, "k1");
+        assert_eq!(verified.key.kid, "k1");
         assert_eq!(verified.alg, alg);
         assert_eq!(verified.exp, Some(NOW + 3600));
         assert_eq!(verified.nbf, None);
@@ -50,7 +50,7 @@ fn every_algorithm_verifies_without_kid_by_trying_keys_of_that_alg() {
     for alg in Algorithm::ALL {
         let token = sign(alg, None, &claims_now());
         let verified = verify(&token, &keys, &opts(), NOW).unwrap_or_else(|e| panic!("{alg}: {e}"));
-        assert_eq!(verified.kid, format!("key-{alg}"));
+        assert_eq!(verified.key.kid, format!("key-{alg}"));
     }
 }
 

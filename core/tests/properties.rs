@@ -117,7 +117,11 @@ fn verified(claims: Map<String, Value>) -> VerifiedToken {
     VerifiedToken {
         claims,
         subject: "s".into(),
-        kid: "k".into(),
+        key: boards_tenant_core::KeyId {
+            issuer: None,
+            kid: "k".into(),
+        },
+        tenants: None,
         alg: Algorithm::HS256,
         exp: None,
         nbf: None,

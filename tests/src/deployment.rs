@@ -30,7 +30,11 @@ pub const DATA_TABLES: &[(&str, &str)] = &[
     ("boards.boards", "true"),
     ("boards.board_members", "true"),
     ("boards.generations", "true"),
-    ("boards.jwt_keys", "true"),
+    // The columns of 0.1.0: the upgrade to 0.2.0 adds the (empty) binding columns.
+    (
+        "(SELECT kid, alg, format, material, created_at, created_by FROM boards.jwt_keys)",
+        "true",
+    ),
     ("boards.protected_tables", "NOT builtin"),
     ("public.notes", "true"),
     ("public.orders", "true"),
