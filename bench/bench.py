@@ -1010,7 +1010,7 @@ def main():
         timed = ("1-point", "1-range", "2-fresh", "2-repeated")
         if cfg.instructions_only:
             res["instructions"] = count_instructions(cfg, groups, timed)
-            print(json.dumps(res["instructions"], indent=1))
+            write_instructions_report(cfg, res, [s for g in timed for s in groups[g]])
             return
         for g in timed:
             run_group(cfg, g, groups[g])
@@ -1056,6 +1056,33 @@ def main():
     res["duration_min"] = (time.time() - started) / 60
     res["load_end"] = loadavg()
     write_results(cfg, res)
+
+
+def write_instructions_report(cfg, res, scripts):
+    """--instructions-only: bench/results/<date>[-quick]-instructions.md and .json."""
+    counts = res["instructions"]
+    stem = res["date"] + ("-quick" if cfg.quick else "") + "-instructions"
+    m = res["machine"]
+    out = [f"# boards_tenant instructions per transaction, {res['date']}", "",
+           f"Command: `{cfg.command}`. Commit {m.get('git')}. {m['postgres']}. "
+           f"{cfg.tenants:,} tenants, {res['rows']:,} content rows. One pgbench client (`-M {cfg.protocol}`) "
+           f"per scenario under `valgrind --tool=callgrind`, {instructions.SHORT} and {instructions.LONG} "
+           f"transactions, the difference per transaction (`bench/instructions.py`).", "",
+           "| scenario | what | instructions per transaction | ratio to baseline | target |",
+           "| --- | --- | --- | --- | --- |"]
+    for s in scripts:
+        base = counts.get(s.baseline) if s.baseline else None
+        ratio = f"{counts[s.key] / base:.3f}x `{s.baseline}`" if base else "baseline"
+        limit = TARGET_RLS_INSTRUCTIONS if s.target == TARGET_RLS else None
+        tgt = f"<= {limit:.2f}x: {verdict(counts[s.key] / base <= limit)}" if limit and base else "—"
+        out.append(f"| `{s.key}` | {s.label} | {counts[s.key]:,} | {ratio} | {tgt} |")
+    path = os.path.join(RESULTS, stem)
+    with open(path + ".md", "w") as f:
+        f.write("\n".join(out) + "\n")
+    with open(path + ".json", "w") as f:
+        json.dump({"command": cfg.command, "machine": m, "instructions": counts}, f, indent=1)
+    log(f"wrote {path}.md and .json")
+    print("\n".join(out))
 
 
 def write_results(cfg, res):
