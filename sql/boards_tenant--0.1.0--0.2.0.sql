@@ -320,6 +320,7 @@ AS 'MODULE_PATHNAME', 'boards_set_tenant_wrapper';
 REVOKE ALL ON FUNCTION @extschema@.boards_set_tenant(text, boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.boards_set_tenant(text, boolean) TO boards_tenant_admin;
 ALTER FUNCTION @extschema@.boards_set_tenant(text, boolean)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 
 -- Issue 14 (points 1-3): issuer-bound, audience-bound and tenant-scoped keys, JWKS sync
 -- (sql/schema.sql, src/keys.rs, src/jwks_sync.rs). A kid is unique per issuer only; the
