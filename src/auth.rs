@@ -19,6 +19,7 @@ use boards_tenant_core::CoreError;
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 
+use crate::blocks;
 use crate::context::{self, to_pg_uuid};
 use crate::diagnostics;
 use crate::error::{ExtError, ExtResult, SqlResult};
@@ -264,6 +265,7 @@ fn set_tenant_from_jwt(
 ) -> ExtResult<Rc<Context>> {
     preload::require()?;
     let verified = verify(token)?;
+    blocks::refuse_blocked_subject(&verified.subject)?;
     let (chosen, member) = choose(&verified, x_tenant)?;
     let user_id = match member {
         Some(id) => id,
@@ -343,6 +345,7 @@ fn boards_authenticate(
     preload::require()?;
     let token = token.ok_or_else(|| ExtError::from(CoreError::unauthenticated("token is NULL")))?;
     let verified = verify(&token)?;
+    blocks::refuse_blocked_subject(&verified.subject)?;
     let ctx = Context {
         tenant_id: None,
         tenant_slug: None,

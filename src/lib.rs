@@ -14,6 +14,7 @@ use pgrx::prelude::*;
 
 mod audit;
 mod auth;
+mod blocks;
 mod context;
 mod db;
 mod ddl_guard;
@@ -21,13 +22,16 @@ mod diagnostics;
 mod error;
 mod grants;
 mod invalidation;
+mod invitations;
 mod isolation;
 mod keys;
+mod members;
 mod migrate;
 mod operators;
 mod policy;
 mod preload;
 mod registration;
+mod roles;
 mod seal;
 mod settings;
 mod sqltypes;
@@ -43,6 +47,13 @@ extension_sql_file!(
     "../sql/schema.sql",
     name = "schema",
     requires = [context::boards_current_tenant]
+);
+
+// Membership bookkeeping: blocks and invitations (src/blocks.rs, src/invitations.rs).
+extension_sql_file!(
+    "../sql/membership.sql",
+    name = "membership",
+    requires = ["schema", context::boards_current_subject]
 );
 
 // Runs last: protects the Boards tables, installs triggers, sets every function's privileges.

@@ -26,6 +26,7 @@ mod jwk;
 pub mod jwks;
 pub mod jwt;
 mod key_material;
+pub mod membership;
 pub mod registration;
 pub mod seal;
 pub mod slug;
@@ -43,6 +44,7 @@ pub use jwt::{
     Algorithm, KeyFamily, KeyFormat, TokenHeader, VerificationKey, VerifiedToken, VerifyOptions,
     MAX_CLAIMS_BYTES, MAX_SUBJECT_BYTES, MAX_TOKEN_BYTES,
 };
+pub use membership::{InvitationRefusal, MemberRole, MembershipRefusal};
 pub use registration::{
     check_tenant_limit, registration_response, validate_member_role, validate_registration,
     validate_tenant_name, validate_tenant_status, RegistrationPolicy, RegistrationRequest,
