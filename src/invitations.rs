@@ -102,6 +102,22 @@ pub fn issue_owner_invitation(
     issue(tenant_id, email, MemberRole::Owner, expires_in)
 }
 
+/// Records the owner invitation of a tenant an admin creates with `settings.admin_email`; its
+/// secret is discarded (`boards_tenant_invite_owner` issues the deliverable one). A database
+/// still at 0.1.0 (library updated, `ALTER EXTENSION boards_tenant UPDATE` not yet run) has
+/// no invitations table and records nothing.
+pub fn record_owner_invitation(tenant_id: pgrx::Uuid, email: &str) -> ExtResult<()> {
+    let installed = db::one::<bool>(
+        "SELECT pg_catalog.to_regclass('boards.invitations') IS NOT NULL",
+        &[],
+    )?
+    .unwrap_or(false);
+    if installed {
+        issue_owner_invitation(tenant_id, email, None)?;
+    }
+    Ok(())
+}
+
 fn create(email: &str, role: &str, expires_in: Option<Interval>) -> ExtResult<Issued> {
     let actor = roles::manager_actor()?;
     let role = MemberRole::parse(role)?;

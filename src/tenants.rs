@@ -535,7 +535,7 @@ fn create(name: &str, slug: &str, settings: Option<JsonB>, sample: bool) -> ExtR
     // is not kept anywhere; the admin gets a deliverable one from boards_tenant_invite_owner(),
     // which replaces it (README, "Members, roles and invitations").
     if let Some(email) = admin_email {
-        invitations::issue_owner_invitation(id, &email, None)?;
+        invitations::record_owner_invitation(id, &email)?;
     }
     Ok(id)
 }
