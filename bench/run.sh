@@ -63,6 +63,8 @@ conf=(
     "effective_cache_size = 16GB"
     "maintenance_work_mem = 1GB"
     "max_connections = 200"
+    # The sealed-context scenario (point_sealed) needs a cluster secret.
+    "boards.seal_secret = '$(od -An -N32 -tx1 /dev/urandom | tr -d ' \n')'"
 )
 
 step "Starting a throwaway PostgreSQL 15 cluster"

@@ -286,6 +286,40 @@ GRANT EXECUTE ON FUNCTION
     @extschema@.boards_operators()
 TO boards_tenant_admin;
 
+-- The context setters return one boards.tenant_context row instead of a set of OUT-parameter
+-- rows (src/auth.rs: PostgreSQL rebuilt the OUT parameters' row descriptor from pg_proc twice
+-- per call). Same columns, so SELECT ... FROM boards_set_tenant_from_jwt(...) reads the same.
+CREATE TYPE boards.tenant_context AS (
+    tenant_id   uuid,
+    tenant_slug text,
+    user_id     uuid,
+    subject     text,
+    source      text
+);
+COMMENT ON TYPE boards.tenant_context IS 'The context boards_set_tenant_from_jwt and boards_set_tenant installed';
+DROP FUNCTION @extschema@.boards_set_tenant_from_jwt(text, text, boolean);
+CREATE  FUNCTION @extschema@."boards_set_tenant_from_jwt"(
+	"token" TEXT, /* Option < String > */
+	"x_tenant" TEXT DEFAULT NULL, /* Option < String > */
+	"is_local" bool DEFAULT false /* bool */
+) RETURNS boards.tenant_context
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'boards_set_tenant_from_jwt_wrapper';
+REVOKE ALL ON FUNCTION @extschema@.boards_set_tenant_from_jwt(text, text, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.boards_set_tenant_from_jwt(text, text, boolean) TO PUBLIC;
+ALTER FUNCTION @extschema@.boards_set_tenant_from_jwt(text, text, boolean) SECURITY DEFINER;
+DROP FUNCTION @extschema@.boards_set_tenant(text, boolean);
+CREATE  FUNCTION @extschema@."boards_set_tenant"(
+	"slug" TEXT, /* Option < String > */
+	"is_local" bool DEFAULT false /* bool */
+) RETURNS boards.tenant_context
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'boards_set_tenant_wrapper';
+REVOKE ALL ON FUNCTION @extschema@.boards_set_tenant(text, boolean) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.boards_set_tenant(text, boolean) TO boards_tenant_admin;
+ALTER FUNCTION @extschema@.boards_set_tenant(text, boolean)
 -- Issue 14 (points 4-6): revocation that sticks, roles in policies, invitations. The tables
 -- and the caller's block check as sql/membership.sql creates them, the trigger and privileges
 -- of sql/finalize.sql, and the new functions of src/roles.rs, src/members.rs,

@@ -16,8 +16,10 @@ use boards_tenant_core::jwt::{
     check_claims, may_join_tenant_created_at, verify_signature, VerifiedToken, VerifyOptions,
 };
 use boards_tenant_core::CoreError;
+use pgrx::heap_tuple::PgHeapTuple;
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
+use pgrx::PgTupleDesc;
 
 use crate::blocks;
 use crate::context::{self, to_pg_uuid};
@@ -238,24 +240,54 @@ fn choose(
     }
 }
 
-/// `(tenant_id, tenant_slug, user_id, subject, source)`: the row both context setters return
-/// (spelled out in their signatures, where pgrx reads the column names).
-type ContextRow = (
-    Option<pgrx::Uuid>,
-    Option<String>,
-    Option<pgrx::Uuid>,
-    Option<String>,
-    Option<String>,
+// The row both context setters return. A named composite type rather than OUT parameters
+// (`RETURNS TABLE`): PostgreSQL rebuilds the row descriptor of OUT parameters from pg_proc on
+// every call, twice per request (the function scan and the function itself), some 20,000
+// instructions of a repeated-token request that costs ~200,000 in all (bench/instructions.py);
+// a named type's descriptor comes from the type cache.
+extension_sql!(
+    r#"
+CREATE TYPE boards.tenant_context AS (
+    tenant_id   uuid,
+    tenant_slug text,
+    user_id     uuid,
+    subject     text,
+    source      text
+);
+COMMENT ON TYPE boards.tenant_context IS 'The context boards_set_tenant_from_jwt and boards_set_tenant installed';
+"#,
+    name = "tenant_context_type",
+    requires = ["schema"],
 );
 
-fn row_of(ctx: &Context) -> ContextRow {
-    (
-        ctx.tenant_id.map(to_pg_uuid),
-        ctx.tenant_slug.clone(),
-        ctx.user_id.map(to_pg_uuid),
-        ctx.subject.clone(),
-        ctx.source.clone(),
-    )
+/// A `boards.tenant_context` value (pgrx reads the SQL type from the macro in signatures).
+type ContextRow = PgHeapTuple<'static, AllocatedByRust>;
+
+/// The context as a `boards.tenant_context` value, its descriptor the function's declared
+/// result type (never a type looked up by name, which a caller's search_path could change).
+fn context_row(fcinfo: pg_sys::FunctionCallInfo, ctx: &Context) -> ExtResult<ContextRow> {
+    let mut tupdesc: pg_sys::TupleDesc = std::ptr::null_mut();
+    // SAFETY: fcinfo is the call's own; get_call_result_type only reads it and the catalogs.
+    let class = unsafe { pg_sys::get_call_result_type(fcinfo, std::ptr::null_mut(), &mut tupdesc) };
+    if class != pg_sys::TypeFuncClass::TYPEFUNC_COMPOSITE || tupdesc.is_null() {
+        return Err(ExtError::ResultType(
+            "the context setter is not declared to return boards.tenant_context".into(),
+        ));
+    }
+    let values = [
+        ctx.tenant_id.map(to_pg_uuid).into_datum(),
+        ctx.tenant_slug.clone().into_datum(),
+        ctx.user_id.map(to_pg_uuid).into_datum(),
+        ctx.subject.clone().into_datum(),
+        ctx.source.clone().into_datum(),
+    ];
+    // SAFETY: the descriptor is that of boards.tenant_context, whose columns are exactly these
+    // types in this order (the extension_sql! above). It is get_call_result_type's own copy
+    // (not reference-counted, so releasing it is a no-op; it goes with the memory context).
+    unsafe {
+        PgHeapTuple::from_datums(PgTupleDesc::from_pg(tupdesc), values)
+            .map_err(|e| ExtError::ResultType(format!("building the context row: {e}")))
+    }
 }
 
 fn set_tenant_from_jwt(
@@ -298,41 +330,29 @@ fn set_tenant_from_jwt(
         claims: verified.claims,
     };
     let ctx = context::install(ctx, is_local)?;
-    diagnostics::log(
-        LogLevel::Info,
-        &format!(
+    diagnostics::log(LogLevel::Info, || {
+        format!(
             "Tenant resolved for authenticated request tenant_slug={} source={} subject={}",
             chosen.tenant.slug,
             chosen.source.as_str(),
-            verified.subject
-        ),
-    );
+            ctx.subject.as_deref().unwrap_or_default()
+        )
+    });
     Ok(ctx)
 }
 
 /// Verifies the token, resolves and checks the tenant, and makes it this session's
 /// (`is_local => false`) or this transaction's (`is_local => true`) tenant context.
-#[pg_extern(volatile, parallel_unsafe)]
+#[pg_extern(volatile, parallel_unsafe, requires = ["tenant_context_type"])]
 fn boards_set_tenant_from_jwt(
     token: Option<String>,
     x_tenant: default!(Option<String>, "NULL"),
     is_local: default!(bool, false),
-) -> Result<
-    TableIterator<
-        'static,
-        (
-            name!(tenant_id, Option<pgrx::Uuid>),
-            name!(tenant_slug, Option<String>),
-            name!(user_id, Option<pgrx::Uuid>),
-            name!(subject, Option<String>),
-            name!(source, Option<String>),
-        ),
-    >,
-    ErrorReport,
-> {
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Result<pgrx::composite_type!('static, "boards.tenant_context"), ErrorReport> {
     let token = token.ok_or_else(|| ExtError::from(CoreError::unauthenticated("token is NULL")))?;
     let ctx = set_tenant_from_jwt(&token, x_tenant.as_deref(), is_local)?;
-    Ok(TableIterator::once(row_of(&ctx)))
+    Ok(context_row(fcinfo, &ctx)?)
 }
 
 /// Verifies the token and sets the identity only, with no tenant (e.g. for registration).
@@ -356,32 +376,20 @@ fn boards_authenticate(
         claims: verified.claims,
     };
     context::install(ctx, is_local)?;
-    diagnostics::log(
-        LogLevel::Debug,
-        &format!("Identity verified subject={}", verified.subject),
-    );
+    diagnostics::log(LogLevel::Debug, || {
+        format!("Identity verified subject={}", verified.subject)
+    });
     Ok(verified.subject)
 }
 
 /// Sets a tenant context without a token, for trusted server roles (admin role only), e.g.
 /// background jobs. The tenant must exist and be active; the context has no subject.
-#[pg_extern(volatile, parallel_unsafe)]
+#[pg_extern(volatile, parallel_unsafe, requires = ["tenant_context_type"])]
 fn boards_set_tenant(
     slug: Option<String>,
     is_local: default!(bool, false),
-) -> Result<
-    TableIterator<
-        'static,
-        (
-            name!(tenant_id, Option<pgrx::Uuid>),
-            name!(tenant_slug, Option<String>),
-            name!(user_id, Option<pgrx::Uuid>),
-            name!(subject, Option<String>),
-            name!(source, Option<String>),
-        ),
-    >,
-    ErrorReport,
-> {
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Result<pgrx::composite_type!('static, "boards.tenant_context"), ErrorReport> {
     preload::require()?;
     let slug = slug.ok_or_else(|| ExtError::InvalidArgument("slug must not be NULL".into()))?;
     boards_tenant_core::slug::validate_slug(&slug).map_err(ExtError::from)?;
@@ -399,5 +407,5 @@ fn boards_set_tenant(
         claims: Default::default(),
     };
     let ctx = context::install(ctx, is_local)?;
-    Ok(TableIterator::once(row_of(&ctx)))
+    Ok(context_row(fcinfo, &ctx)?)
 }

@@ -3,8 +3,10 @@
 
 use crate::settings::{self, LogLevel};
 
-pub fn log(level: LogLevel, message: &str) {
+/// The message is built only when it is logged: the context setters call this on every
+/// request, and formatting it costs more than the cached verification it reports on.
+pub fn log(level: LogLevel, message: impl FnOnce() -> String) {
     if settings::DEBUG.get() && level >= settings::LOG_LEVEL.get() {
-        pgrx::log!("boards_tenant: {message}");
+        pgrx::log!("boards_tenant: {}", message());
     }
 }

@@ -60,6 +60,10 @@ pub enum ExtError {
     #[error(transparent)]
     Invitation(#[from] InvitationRefusal),
 
+    /// The function's catalog entry no longer matches the library (someone altered it).
+    #[error("{0}")]
+    ResultType(String),
+
     #[error("boards_tenant could not run one of its queries: {0}")]
     Spi(#[from] pgrx::spi::Error),
 }
@@ -108,6 +112,7 @@ impl ExtError {
                     ERRCODE_INSUFFICIENT_PRIVILEGE
                 }
             },
+            ExtError::ResultType(_) => ERRCODE_DATATYPE_MISMATCH,
             // Not XX000: the client gets a code of the class for errors inside a routine.
             ExtError::Spi(_) => ERRCODE_EXTERNAL_ROUTINE_EXCEPTION,
         }

@@ -1,6 +1,6 @@
 -- Scenario 1: 50-row range scan on the protected table, session context as in point_protected.
 \if :ctx = 0
-SELECT tenant_id FROM boards_set_tenant_from_jwt((SELECT token FROM bench.tokens WHERE alg = 'HS256' AND n = :client_id));
+SELECT (boards_set_tenant_from_jwt(token)).tenant_id FROM bench.tokens WHERE alg = 'HS256' AND n = :client_id;
 \set ctx 1
 \endif
 \set t :client_id % :tenants + 1

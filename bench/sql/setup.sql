@@ -32,13 +32,15 @@ CREATE FUNCTION bench.slug(t int) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE RETURN 'bench-' || lpad(t::text, 5, '0');
 
 -- Pre-minted tokens (bench/bench.py signs them with the harness's fixture keys) and, for the
--- PostgREST pattern, the JSON of their claims. alg: HS256, RS256, ES256, EdDSA (tenant
+-- PostgREST pattern, the JSON of their claims and the tenant id an application would take
+-- from them (the floor binds it as a parameter). alg: HS256, RS256, ES256, EdDSA (tenant
 -- tokens), MEM (HS256 identity tokens for the memory scenario), REG (registration subjects).
 CREATE TABLE bench.tokens (
-    alg    text NOT NULL,
-    n      int  NOT NULL,
-    token  text NOT NULL,
-    claims text NOT NULL,
+    alg       text NOT NULL,
+    n         int  NOT NULL,
+    token     text NOT NULL,
+    claims    text NOT NULL,
+    tenant_id uuid,
     PRIMARY KEY (alg, n)
 );
 GRANT SELECT ON bench.tokens TO PUBLIC;
