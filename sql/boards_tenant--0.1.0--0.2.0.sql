@@ -320,6 +320,8 @@ AS 'MODULE_PATHNAME', 'boards_set_tenant_wrapper';
 REVOKE ALL ON FUNCTION @extschema@.boards_set_tenant(text, boolean) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION @extschema@.boards_set_tenant(text, boolean) TO boards_tenant_admin;
 ALTER FUNCTION @extschema@.boards_set_tenant(text, boolean)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
 -- Issue 14 (points 4-6): revocation that sticks, roles in policies, invitations. The tables
 -- and the caller's block check as sql/membership.sql creates them, the trigger and privileges
 -- of sql/finalize.sql, and the new functions of src/roles.rs, src/members.rs,
