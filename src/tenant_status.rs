@@ -81,6 +81,23 @@ pub fn usable(ctx: &Rc<Context>) -> bool {
     ok
 }
 
+/// Whether the identity behind a context (its subject, with or without a tenant) may still
+/// act: not blocked platform-wide (`blocks.rs`). For the identity readers
+/// (`boards_current_subject()`, `boards_current_claims()`) and registration, which a context
+/// set by `boards_authenticate` reaches without a tenant to check. Catches up on invalidations
+/// first, like [`usable`]: a block committed elsewhere counts from the next statement.
+pub fn identity_usable(ctx: &Context) -> bool {
+    let Some(subject) = ctx.subject.as_deref() else {
+        return true;
+    };
+    if LOOKING_UP.with(|l| l.get()) {
+        return true;
+    }
+    invalidation::catch_up();
+    let _lookup = Lookup::begin();
+    matches!(blocks::subject_blocked(subject), Ok(false))
+}
+
 fn check(ctx: &Context) -> bool {
     let Some(tenant) = ctx.tenant_id else {
         return false;

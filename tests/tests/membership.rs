@@ -166,12 +166,22 @@ fn a_platform_block_ends_every_context_of_the_subject() {
     let db = setup();
     let mut admin = db.admin();
     let mut mia = acting(&db, "mia", "acme");
+    // An identity-only session (registration, invitations, operators read its subject).
+    let mut identity = authenticated(&db, &token("mia", "globex"));
     exec(
         &mut admin,
         "SELECT boards_subject_block('mia', 'compromised')",
     );
     assert_eq!(role(&mut mia), None);
     assert_eq!(boards_seen(&mut mia), 0);
+    assert_eq!(
+        query_text(&mut identity, "SELECT boards_current_subject()", &[]),
+        None
+    );
+    assert_eq!(
+        query_text(&mut identity, "SELECT boards_current_claims()::text", &[]),
+        None
+    );
     let mia_token = token("mia", "acme");
     assert_sqlstate(
         try_context(&mut db.app(), &mia_token, None),
@@ -204,6 +214,10 @@ fn a_platform_block_ends_every_context_of_the_subject() {
     );
     exec(&mut admin, "SELECT boards_subject_unblock('mia')");
     assert_eq!(role(&mut mia).as_deref(), Some("member"));
+    assert_eq!(
+        query_text(&mut identity, "SELECT boards_current_subject()", &[]).as_deref(),
+        Some("mia")
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
