@@ -12,6 +12,7 @@ use pgrx::spi::{SpiHeapTupleData, SpiTupleTable};
 use pgrx::{FromDatum, IntoDatum};
 
 use crate::error::{ExtError, ExtResult};
+use crate::plan_cache;
 
 /// While alive, `search_path` is `pg_catalog, pg_temp`; the previous value comes back on drop
 /// (on an error, the transaction or subtransaction abort restores it as well).
@@ -54,7 +55,7 @@ fn pinned<R>(f: impl FnOnce() -> R) -> R {
 /// First column of the first row of a read-only query; `None` when no row or NULL.
 pub fn one<T: FromDatum + IntoDatum>(sql: &str, args: &[DatumWithOid]) -> ExtResult<Option<T>> {
     Ok(pinned(|| {
-        Spi::connect(|c| first(c.select(sql, Some(1), args)?))
+        Spi::connect(|c| first(plan_cache::select(&c, sql, Some(1), args)?))
     })?)
 }
 
@@ -77,7 +78,7 @@ fn writable() -> ExtResult<()> {
 pub fn one_mut<T: FromDatum + IntoDatum>(sql: &str, args: &[DatumWithOid]) -> ExtResult<Option<T>> {
     writable()?;
     Ok(pinned(|| {
-        Spi::connect_mut(|c| first(c.update(sql, None, args)?))
+        Spi::connect_mut(|c| first(plan_cache::update(c, sql, None, args)?))
     })?)
 }
 
@@ -103,7 +104,7 @@ pub fn rows<R>(
     map: impl FnMut(&SpiHeapTupleData) -> pgrx::spi::Result<R>,
 ) -> ExtResult<Vec<R>> {
     Ok(pinned(|| {
-        Spi::connect(|c| collect(c.select(sql, None, args)?, map))
+        Spi::connect(|c| collect(plan_cache::select(&c, sql, None, args)?, map))
     })?)
 }
 
@@ -115,7 +116,7 @@ pub fn rows_mut<R>(
 ) -> ExtResult<Vec<R>> {
     writable()?;
     Ok(pinned(|| {
-        Spi::connect_mut(|c| collect(c.update(sql, None, args)?, map))
+        Spi::connect_mut(|c| collect(plan_cache::update(c, sql, None, args)?, map))
     })?)
 }
 
@@ -224,7 +225,6 @@ pub fn latest_rows<R>(
 ) -> ExtResult<Vec<R>> {
     let sql = std::ffi::CString::new(sql)
         .map_err(|_| crate::error::ExtError::InvalidArgument("query contains NUL".into()))?;
-    let mut argtypes: Vec<pg_sys::Oid> = args.iter().map(|a| a.oid()).collect();
     let mut datums: Vec<pg_sys::Datum> = args
         .iter()
         .map(|a| {
@@ -236,18 +236,16 @@ pub fn latest_rows<R>(
         .iter()
         .map(|a| if a.datum().is_some() { b' ' } else { b'n' } as std::os::raw::c_char)
         .collect();
-    let nargs = i32::try_from(args.len()).unwrap_or(i32::MAX);
     Ok(pinned(|| {
         Spi::connect(|_client| -> pgrx::spi::Result<Vec<R>> {
-            // SAFETY: SPI is connected (Spi::connect); with read_only = true SPI runs the query
+            let plan = plan_cache::raw(&sql, args)?;
+            // SAFETY: SPI is connected (Spi::connect); with read_only = true SPI runs the plan
             // under the active snapshot, the one pushed here, exactly.
             unsafe {
                 pg_sys::PushActiveSnapshot(fresh_snapshot());
                 let _active = ActiveSnapshot;
-                let rc = pg_sys::SPI_execute_with_args(
-                    sql.as_ptr(),
-                    nargs,
-                    argtypes.as_mut_ptr(),
+                let rc = pg_sys::SPI_execute_plan(
+                    plan.as_ptr(),
                     datums.as_mut_ptr(),
                     nulls.as_ptr(),
                     true,

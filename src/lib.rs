@@ -28,6 +28,7 @@ mod keys;
 mod members;
 mod migrate;
 mod operators;
+mod plan_cache;
 mod policy;
 mod preload;
 mod registration;

@@ -144,6 +144,15 @@ impl Cluster {
         // Without -R: the primary_conninfo pg_basebackup writes names the options of its own
         // libpq (sslcertmode on 16+), which the server's walreceiver may load an older libpq
         // for and then refuse. The standby gets a plain one in its settings instead.
+        // A slot of its own, created before the backup starts: the temporary slot of plain
+        // `-X stream` comes a moment later, and a checkpoint in between (other tests write to
+        // the primary) could recycle the WAL the backup needs. The standby keeps using it.
+        static STANDBYS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let slot = format!(
+            "standby_{}_{}",
+            std::process::id(),
+            STANDBYS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        );
         let output = ServerUser::get()
             .command(self.bindir.join("pg_basebackup"), &standby.root)
             .args([
@@ -156,7 +165,7 @@ impl Cluster {
                 "-D",
             ])
             .arg(&standby.data)
-            .args(["-X", "stream", "-c", "fast", "--no-sync"])
+            .args(["-X", "stream", "-c", "fast", "--no-sync", "-C", "-S", &slot])
             .output()
             .map_err(|e| format!("running pg_basebackup: {e}"))?;
         if !output.status.success() {
@@ -170,6 +179,7 @@ impl Cluster {
             "primary_conninfo".into(),
             format!("host={HOST} port={} user={SUPERUSER}", self.port),
         ));
+        options.extra_conf.push(("primary_slot_name".into(), slot));
         // The copied harness.conf names the primary's port: starting rewrites it.
         standby.start_on_free_port(&options)
     }
@@ -419,6 +429,10 @@ impl Cluster {
             ("max_worker_processes", "16".to_owned()),
             ("max_parallel_workers", "8".to_owned()),
             ("max_parallel_workers_per_gather", "2".to_owned()),
+            // Standbys of a test cluster are made in parallel: each base backup takes two WAL
+            // senders and a slot, each running standby one more sender.
+            ("max_wal_senders", "32".to_owned()),
+            ("max_replication_slots", "32".to_owned()),
         ]
         .into_iter()
         .map(|(name, value)| (name.to_owned(), value))
