@@ -433,3 +433,255 @@ ALTER FUNCTION @extschema@.boards_jwt_sync_jwks(jsonb, text, text[], interval, t
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION @extschema@.boards_jwt_keys()
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+-- Issue 14 (points 4-6): revocation that sticks, roles in policies, invitations. The tables
+-- and the caller's block check as sql/membership.sql creates them, the trigger and privileges
+-- of sql/finalize.sql, and the new functions of src/roles.rs, src/members.rs,
+-- src/invitations.rs and src/blocks.rs.
+
+-- Membership bookkeeping (src/blocks.rs, src/invitations.rs): blocks that make a removal stick
+-- against just-in-time membership, platform-wide blocks of a subject, and invitations. Only the
+-- extension's functions touch these tables: the app role has no privilege on them, and forced
+-- row-level security admits no row to anyone but the admin role whatever is granted.
+
+-- A subject removed from a tenant: just-in-time membership refuses them there until an admin
+-- re-adds them (boards_tenant_add_member) or they accept an invitation.
+CREATE TABLE boards.member_blocks (
+    tenant_id  uuid        NOT NULL REFERENCES boards.tenants (id) ON DELETE CASCADE,
+    subject    text        NOT NULL CHECK (subject <> ''),
+    reason     text,
+    blocked_by text,
+    blocked_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (tenant_id, subject)
+);
+COMMENT ON TABLE boards.member_blocks IS 'Subjects removed from a tenant; just-in-time membership refuses them there';
+
+-- A subject blocked platform-wide: every context for it is refused, sessions already set included.
+CREATE TABLE boards.subject_blocks (
+    subject    text        NOT NULL PRIMARY KEY CHECK (subject <> ''),
+    reason     text,
+    blocked_by text,
+    blocked_at timestamptz NOT NULL DEFAULT now()
+);
+COMMENT ON TABLE boards.subject_blocks IS 'Subjects refused every tenant context (boards_subject_block)';
+
+-- Invitations: only the SHA-256 of the one-time secret is stored.
+CREATE TABLE boards.invitations (
+    tenant_id     uuid        NOT NULL REFERENCES boards.tenants (id) ON DELETE CASCADE,
+    id            uuid        NOT NULL DEFAULT gen_random_uuid(),
+    email         text        NOT NULL CHECK (email <> '' AND email = lower(btrim(email))),
+    role          text        NOT NULL CHECK (role IN ('owner', 'admin', 'member')),
+    secret_sha256 bytea       NOT NULL UNIQUE CHECK (length(secret_sha256) = 32),
+    created_by    text,
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    expires_at    timestamptz NOT NULL,
+    revoked_at    timestamptz,
+    accepted_at   timestamptz,
+    accepted_by   text,
+    PRIMARY KEY (tenant_id, id)
+);
+COMMENT ON TABLE boards.invitations IS 'Invitations to a tenant; the secret itself is never stored';
+CREATE INDEX invitations_pending_owner_idx ON boards.invitations (tenant_id)
+    WHERE role = 'owner' AND revoked_at IS NULL AND accepted_at IS NULL;
+
+REVOKE ALL ON boards.member_blocks, boards.subject_blocks, boards.invitations FROM PUBLIC;
+GRANT SELECT ON boards.member_blocks, boards.subject_blocks, boards.invitations TO boards_tenant_admin;
+ALTER TABLE boards.member_blocks ENABLE ROW LEVEL SECURITY;
+ALTER TABLE boards.member_blocks FORCE ROW LEVEL SECURITY;
+CREATE POLICY admin_role_only ON boards.member_blocks
+    USING (pg_catalog.pg_has_role('boards_tenant_admin', 'USAGE'))
+    WITH CHECK (pg_catalog.pg_has_role('boards_tenant_admin', 'USAGE'));
+ALTER TABLE boards.subject_blocks ENABLE ROW LEVEL SECURITY;
+ALTER TABLE boards.subject_blocks FORCE ROW LEVEL SECURITY;
+CREATE POLICY admin_role_only ON boards.subject_blocks
+    USING (pg_catalog.pg_has_role('boards_tenant_admin', 'USAGE'))
+    WITH CHECK (pg_catalog.pg_has_role('boards_tenant_admin', 'USAGE'));
+ALTER TABLE boards.invitations ENABLE ROW LEVEL SECURITY;
+ALTER TABLE boards.invitations FORCE ROW LEVEL SECURITY;
+CREATE POLICY admin_role_only ON boards.invitations
+    USING (pg_catalog.pg_has_role('boards_tenant_admin', 'USAGE'))
+    WITH CHECK (pg_catalog.pg_has_role('boards_tenant_admin', 'USAGE'));
+SELECT pg_catalog.pg_extension_config_dump('boards.member_blocks', '');
+SELECT pg_catalog.pg_extension_config_dump('boards.subject_blocks', '');
+SELECT pg_catalog.pg_extension_config_dump('boards.invitations', '');
+
+-- Is the caller's own verified subject blocked? For the context check, which runs as the
+-- caller (src/blocks.rs); NULL (read as blocked) for any other subject, so it reveals nothing
+-- about others.
+CREATE FUNCTION boards.caller_subject_blocked(subject text) RETURNS boolean
+LANGUAGE sql STABLE PARALLEL SAFE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+    SELECT CASE WHEN $1 IS DISTINCT FROM @extschema@.boards_current_subject() THEN NULL
+                ELSE EXISTS (SELECT FROM boards.subject_blocks b WHERE b.subject = $1) END
+$$;
+
+REVOKE ALL ON FUNCTION boards.caller_subject_blocked(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION boards.caller_subject_blocked(text) TO PUBLIC;
+CREATE TRIGGER subject_blocks_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON boards.subject_blocks
+    FOR EACH STATEMENT EXECUTE FUNCTION boards.table_changed();
+
+CREATE  FUNCTION @extschema@."boards_current_role"() RETURNS TEXT /* SqlResult < Option < String > > */
+STRICT STABLE PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'boards_current_role_wrapper';
+REVOKE ALL ON FUNCTION @extschema@.boards_current_role() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.boards_current_role() TO PUBLIC;
+
+CREATE  FUNCTION @extschema@."boards_has_role"(
+	"min_role" TEXT /* Option < String > */
+) RETURNS bool /* SqlResult < bool > */
+STABLE PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'boards_has_role_wrapper';
+REVOKE ALL ON FUNCTION @extschema@.boards_has_role(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.boards_has_role(text) TO PUBLIC;
+
+CREATE  FUNCTION @extschema@."boards_member_list"() RETURNS TABLE (
+	"user_id" uuid,  /* Option < pgrx :: Uuid > */
+	"subject" TEXT,  /* Option < String > */
+	"email" TEXT,  /* Option < String > */
+	"display_name" TEXT,  /* Option < String > */
+	"role" TEXT,  /* Option < String > */
+	"created_at" timestamp with time zone  /* Option < TimestampWithTimeZone > */
+)
+STRICT STABLE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'boards_member_list_wrapper';
+REVOKE ALL ON FUNCTION @extschema@.boards_member_list() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.boards_member_list() TO PUBLIC;
+ALTER FUNCTION @extschema@.boards_member_list()
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE  FUNCTION @extschema@."boards_member_set_role"(
+	"subject" TEXT, /* Option < String > */
+	"role" TEXT /* Option < String > */
+) RETURNS TEXT /* SqlResult < String > */
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'boards_member_set_role_wrapper';
+REVOKE ALL ON FUNCTION @extschema@.boards_member_set_role(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.boards_member_set_role(text, text) TO PUBLIC;
+ALTER FUNCTION @extschema@.boards_member_set_role(text, text)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE  FUNCTION @extschema@."boards_member_remove"(
+	"subject" TEXT /* Option < String > */
+) RETURNS VOID /* SqlResult < () > */
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'boards_member_remove_wrapper';
+REVOKE ALL ON FUNCTION @extschema@.boards_member_remove(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.boards_member_remove(text) TO PUBLIC;
+ALTER FUNCTION @extschema@.boards_member_remove(text)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE  FUNCTION @extschema@."boards_invitation_create"(
+	"email" TEXT, /* Option < String > */
+	"role" TEXT DEFAULT 'member', /* Option < String > */
+	"expires_in" interval DEFAULT '7 days' /* Option < Interval > */
+) RETURNS TABLE (
+	"invitation_id" uuid,  /* pgrx :: Uuid */
+	"secret" TEXT,  /* String */
+	"expires_at" timestamp with time zone  /* TimestampWithTimeZone */
+)
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'boards_invitation_create_wrapper';
+REVOKE ALL ON FUNCTION @extschema@.boards_invitation_create(text, text, interval) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.boards_invitation_create(text, text, interval) TO PUBLIC;
+ALTER FUNCTION @extschema@.boards_invitation_create(text, text, interval)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE  FUNCTION @extschema@."boards_invitation_list"() RETURNS TABLE (
+	"invitation_id" uuid,  /* Option < pgrx :: Uuid > */
+	"email" TEXT,  /* Option < String > */
+	"role" TEXT,  /* Option < String > */
+	"status" TEXT,  /* Option < String > */
+	"created_by" TEXT,  /* Option < String > */
+	"created_at" timestamp with time zone,  /* Option < TimestampWithTimeZone > */
+	"expires_at" timestamp with time zone,  /* Option < TimestampWithTimeZone > */
+	"accepted_by" TEXT  /* Option < String > */
+)
+STRICT STABLE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'boards_invitation_list_wrapper';
+REVOKE ALL ON FUNCTION @extschema@.boards_invitation_list() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.boards_invitation_list() TO PUBLIC;
+ALTER FUNCTION @extschema@.boards_invitation_list()
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE  FUNCTION @extschema@."boards_invitation_revoke"(
+	"invitation_id" uuid /* Option < pgrx :: Uuid > */
+) RETURNS VOID /* SqlResult < () > */
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'boards_invitation_revoke_wrapper';
+REVOKE ALL ON FUNCTION @extschema@.boards_invitation_revoke(uuid) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.boards_invitation_revoke(uuid) TO PUBLIC;
+ALTER FUNCTION @extschema@.boards_invitation_revoke(uuid)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE  FUNCTION @extschema@."boards_invitation_accept"(
+	"secret" TEXT /* Option < String > */
+) RETURNS TABLE (
+	"tenant_id" uuid,  /* pgrx :: Uuid */
+	"tenant_slug" TEXT,  /* String */
+	"user_id" uuid,  /* pgrx :: Uuid */
+	"role" TEXT  /* String */
+)
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'boards_invitation_accept_wrapper';
+REVOKE ALL ON FUNCTION @extschema@.boards_invitation_accept(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.boards_invitation_accept(text) TO PUBLIC;
+ALTER FUNCTION @extschema@.boards_invitation_accept(text)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE  FUNCTION @extschema@."boards_subject_block"(
+	"subject" TEXT, /* Option < String > */
+	"reason" TEXT DEFAULT NULL /* Option < String > */
+) RETURNS VOID /* SqlResult < () > */
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'boards_subject_block_wrapper';
+REVOKE ALL ON FUNCTION @extschema@.boards_subject_block(text, text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.boards_subject_block(text, text) TO boards_tenant_admin;
+ALTER FUNCTION @extschema@.boards_subject_block(text, text)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE  FUNCTION @extschema@."boards_subject_unblock"(
+	"subject" TEXT /* Option < String > */
+) RETURNS bool /* SqlResult < bool > */
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'boards_subject_unblock_wrapper';
+REVOKE ALL ON FUNCTION @extschema@.boards_subject_unblock(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.boards_subject_unblock(text) TO boards_tenant_admin;
+ALTER FUNCTION @extschema@.boards_subject_unblock(text)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE  FUNCTION @extschema@."boards_tenant_invite_owner"(
+	"slug" TEXT, /* Option < String > */
+	"email" TEXT, /* Option < String > */
+	"expires_in" interval DEFAULT '7 days' /* Option < Interval > */
+) RETURNS TABLE (
+	"invitation_id" uuid,  /* pgrx :: Uuid */
+	"secret" TEXT,  /* String */
+	"expires_at" timestamp with time zone  /* TimestampWithTimeZone */
+)
+VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'boards_tenant_invite_owner_wrapper';
+REVOKE ALL ON FUNCTION @extschema@.boards_tenant_invite_owner(text, text, interval) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.boards_tenant_invite_owner(text, text, interval) TO boards_tenant_admin;
+ALTER FUNCTION @extschema@.boards_tenant_invite_owner(text, text, interval)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+CREATE  FUNCTION @extschema@."boards_tenant_purge_invitations"() RETURNS bigint /* SqlResult < i64 > */
+STRICT VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'boards_tenant_purge_invitations_wrapper';
+REVOKE ALL ON FUNCTION @extschema@.boards_tenant_purge_invitations() FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION @extschema@.boards_tenant_purge_invitations() TO boards_tenant_admin;
+ALTER FUNCTION @extschema@.boards_tenant_purge_invitations()
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;

@@ -23,6 +23,10 @@ CREATE TRIGGER tenants_changed AFTER UPDATE OR DELETE OR TRUNCATE ON boards.tena
     FOR EACH STATEMENT EXECUTE FUNCTION boards.table_changed();
 CREATE TRIGGER users_changed AFTER UPDATE OR DELETE OR TRUNCATE ON boards.users
     FOR EACH STATEMENT EXECUTE FUNCTION boards.table_changed();
+-- Inserts too: a new block must end the contexts of sessions already set (src/blocks.rs).
+CREATE TRIGGER subject_blocks_changed
+    AFTER INSERT OR UPDATE OR DELETE OR TRUNCATE ON boards.subject_blocks
+    FOR EACH STATEMENT EXECUTE FUNCTION boards.table_changed();
 
 -- DDL: auto-protection of new tenant tables and the guard that keeps protected tables protected.
 CREATE FUNCTION boards.ddl_command_end() RETURNS event_trigger
@@ -79,6 +83,21 @@ GRANT EXECUTE ON FUNCTION
     @extschema@.boards_tenant_registration_status()
 TO PUBLIC;
 
+-- Anyone, checked inside against the verified context (src/roles.rs, src/members.rs,
+-- src/invitations.rs): roles for policies, self-service membership, invitations.
+GRANT EXECUTE ON FUNCTION
+    @extschema@.boards_current_role(),
+    @extschema@.boards_has_role(text),
+    @extschema@.boards_member_list(),
+    @extschema@.boards_member_set_role(text, text),
+    @extschema@.boards_member_remove(text),
+    @extschema@.boards_invitation_create(text, text, interval),
+    @extschema@.boards_invitation_list(),
+    @extschema@.boards_invitation_revoke(uuid),
+    @extschema@.boards_invitation_accept(text),
+    boards.caller_subject_blocked(text)
+TO PUBLIC;
+
 -- Anyone, checked inside against boards.operators (sql/operators.sql): tenant management by
 -- platform operators, identified by their verified token.
 GRANT EXECUTE ON FUNCTION
@@ -120,6 +139,12 @@ GRANT EXECUTE ON FUNCTION
     @extschema@.boards_tenant_add_member(text, text, text, text, text),
     @extschema@.boards_tenant_remove_member(text, text),
     @extschema@.boards_tenant_members(text)
+TO boards_tenant_admin;
+GRANT EXECUTE ON FUNCTION
+    @extschema@.boards_subject_block(text, text),
+    @extschema@.boards_subject_unblock(text),
+    @extschema@.boards_tenant_invite_owner(text, text, interval),
+    @extschema@.boards_tenant_purge_invitations()
 TO boards_tenant_admin;
 GRANT EXECUTE ON FUNCTION
     @extschema@.boards_operator_add(text, text, text),
@@ -170,6 +195,28 @@ ALTER FUNCTION @extschema@.boards_tenant_add_member(text, text, text, text, text
 ALTER FUNCTION @extschema@.boards_tenant_remove_member(text, text)
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION @extschema@.boards_tenant_members(text)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION @extschema@.boards_member_list()
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION @extschema@.boards_member_set_role(text, text)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION @extschema@.boards_member_remove(text)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION @extschema@.boards_invitation_create(text, text, interval)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION @extschema@.boards_invitation_list()
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION @extschema@.boards_invitation_revoke(uuid)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION @extschema@.boards_invitation_accept(text)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION @extschema@.boards_subject_block(text, text)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION @extschema@.boards_subject_unblock(text)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION @extschema@.boards_tenant_invite_owner(text, text, interval)
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION @extschema@.boards_tenant_purge_invitations()
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 -- The boards.tenant_*_internal functions run inside the SECURITY DEFINER wrappers of
 -- sql/tenants.sql and are executable by nobody else.

@@ -54,6 +54,8 @@ const CHECKS: &[(&str, &str)] = &[
     ("dangling_references", "Rows reference a parent that exists in no tenant: restore the parent or delete (or NULL out) the references, then validate the foreign key."),
     ("board_membership_violations", "Rows of a join table connect parents of different tenants: delete them or re-point them so that every parent is in the row's tenant."),
     ("tenant_without_owner", "Active tenants have users but no owner: promote a member with boards_tenant_add_member(slug, subject, 'owner')."),
+    ("owner_invitation_pending", "The tenant has no owner yet but an owner invitation is pending: deliver its secret (boards_tenant_invite_owner issues a new one); nothing else to do."),
+    ("expired_invitations", "Expired invitations were never accepted and are still stored: delete them with boards_tenant_purge_invitations()."),
     ("duplicate_subject", "A subject has several user rows in one tenant: merge them into one and restore UNIQUE (tenant_id, auth_subject) on boards.users."),
     ("registry_table_missing", "The registry names tables (or tenant columns) that no longer exist: remove the stale entries with boards_tenant_unprotect() or recreate the tables."),
     ("unprotected_tenant_table", "Tables with a tenant_id column are not isolated: protect them with boards_tenant_protect(table)."),
@@ -430,9 +432,16 @@ fn statistics_orphans_owners(
                     pg_catalog.jsonb_build_object('users', {cte}.n, 'owners', 0, 'fix', {fix})
              FROM tn JOIN {cte} ON {cte}.tenant_id = tn.id
              WHERE tn.status = 'active' AND tn.slug <> 'default' AND {cte}.owners = 0
-               AND {cte}.members > 0",
+               AND {cte}.members > 0{awaited}",
             name = lit(&users.name),
             fix = lit(fix),
+            // An owner who was invited and has not signed in yet is not missing
+            // (owner_invitation_pending, `invitation_checks`); an expired invitation is.
+            awaited = if invitations_installed()? {
+                format!(" AND NOT EXISTS (SELECT FROM boards.invitations i WHERE i.tenant_id = tn.id AND {PENDING_OWNER_INVITATION})")
+            } else {
+                String::new()
+            },
         ));
     }
     ctes.push(
@@ -443,6 +452,51 @@ fn statistics_orphans_owners(
         "WITH {}\n{}",
         ctes.join(",\n"),
         selects.join("\nUNION ALL\n")
+    );
+    query(&sql, tenant)
+}
+
+/// An invitation that can still make its invitee an owner (alias `i`).
+const PENDING_OWNER_INVITATION: &str = "i.role = 'owner' AND i.revoked_at IS NULL \
+     AND i.accepted_at IS NULL AND i.expires_at > pg_catalog.now()";
+
+/// Whether `boards.invitations` exists (a database still at 0.1.0 has none).
+fn invitations_installed() -> ExtResult<bool> {
+    Ok(db::one::<bool>(
+        "SELECT pg_catalog.to_regclass('boards.invitations') IS NOT NULL",
+        &[],
+    )?
+    .unwrap_or(false))
+}
+
+/// Invitations: tenants whose owner is invited but has not accepted yet (`info`: nothing to
+/// fix, an owner is on the way), and expired invitations nobody purged (`low`: they hold
+/// addresses that serve no purpose any more).
+fn invitation_checks(tenant: Option<pgrx::Uuid>) -> ExtResult<Vec<Finding>> {
+    if !invitations_installed()? {
+        return Ok(Vec::new());
+    }
+    let purge = lit("Delete unusable invitations: SELECT boards_tenant_purge_invitations()");
+    let sql = format!(
+        "SELECT t.slug, 'owner_invitation_pending'::text, 'info'::text, 'boards.invitations'::text,
+                pg_catalog.jsonb_build_object(
+                    'pending_owner_invitations', count(*),
+                    'first_expires_at', min(i.expires_at))
+         FROM boards.tenants t JOIN boards.invitations i ON i.tenant_id = t.id
+         WHERE ($1::uuid IS NULL OR t.id = $1) AND t.status = 'active' AND t.slug <> 'default'
+           AND {PENDING_OWNER_INVITATION}
+           AND NOT EXISTS (SELECT FROM boards.users u WHERE u.tenant_id = t.id AND u.role = 'owner')
+         GROUP BY t.slug
+         UNION ALL
+         SELECT t.slug, 'expired_invitations'::text, 'low'::text, 'boards.invitations'::text,
+                pg_catalog.jsonb_build_object(
+                    'expired', count(*),
+                    'sample_ids', pg_catalog.to_jsonb((pg_catalog.array_agg(i.id ORDER BY i.expires_at, i.id))[1:{SAMPLES}]),
+                    'fix', {purge})
+         FROM boards.tenants t JOIN boards.invitations i ON i.tenant_id = t.id
+         WHERE ($1::uuid IS NULL OR t.id = $1)
+           AND i.accepted_at IS NULL AND i.revoked_at IS NULL AND i.expires_at <= pg_catalog.now()
+         GROUP BY t.slug"
     );
     query(&sql, tenant)
 }
@@ -832,6 +886,7 @@ fn data_checks(
 ) -> ExtResult<Vec<Finding>> {
     let mut out = statistics_orphans_owners(tables, tenant)?;
     out.extend(duplicate_subjects(tables, tenant)?);
+    out.extend(invitation_checks(tenant)?);
     let by_oid: BTreeMap<u32, &Table> = tables.iter().map(|t| (t.oid.to_u32(), t)).collect();
     let users = tables.iter().find(|t| t.is_users()).map(|t| t.oid);
     for child in tables.iter().filter(|t| t.tenant_column_exists) {

@@ -21,6 +21,7 @@ use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 use pgrx::PgTupleDesc;
 
+use crate::blocks;
 use crate::context::{self, to_pg_uuid};
 use crate::diagnostics;
 use crate::error::{ExtError, ExtResult, SqlResult};
@@ -308,6 +309,7 @@ fn set_tenant_from_jwt(
 ) -> ExtResult<Rc<Context>> {
     preload::require()?;
     let verified = verify(token)?;
+    blocks::refuse_blocked_subject(&verified.subject)?;
     let (chosen, member) = choose(&verified, x_tenant)?;
     // Checked here, after every strategy has chosen and before first-use membership, so that
     // an identity provider restricted to some tenants reaches no other by any claim or header.
@@ -378,6 +380,7 @@ fn boards_authenticate(
     preload::require()?;
     let token = token.ok_or_else(|| ExtError::from(CoreError::unauthenticated("token is NULL")))?;
     let verified = verify(&token)?;
+    blocks::refuse_blocked_subject(&verified.subject)?;
     let ctx = Context {
         tenant_id: None,
         tenant_slug: None,

@@ -133,6 +133,12 @@ pub fn current_with_tenant() -> Option<Rc<Context>> {
     current().filter(tenant_status::usable)
 }
 
+/// The context while its subject is not blocked platform-wide (`tenant_status::identity_usable`):
+/// what the identity readers answer from, with or without a tenant.
+pub fn current_identity() -> Option<Rc<Context>> {
+    current().filter(|ctx| tenant_status::identity_usable(ctx))
+}
+
 /// [`own`], while usable like [`current_with_tenant`].
 pub fn own_with_tenant() -> Option<Rc<Context>> {
     own().filter(tenant_status::usable)
@@ -157,7 +163,7 @@ fn boards_current_tenant_slug() -> SqlResult<Option<String>> {
 #[pg_extern(stable, parallel_safe)]
 fn boards_current_subject() -> SqlResult<Option<String>> {
     preload::require()?;
-    Ok(current().and_then(|ctx| ctx.subject.clone()))
+    Ok(current_identity().and_then(|ctx| ctx.subject.clone()))
 }
 
 /// The subject's `boards.users` row in the current tenant.
@@ -171,7 +177,7 @@ fn boards_current_user_id() -> SqlResult<Option<pgrx::Uuid>> {
 #[pg_extern(stable, parallel_safe)]
 fn boards_current_claims() -> SqlResult<Option<JsonB>> {
     preload::require()?;
-    Ok(current().map(|ctx| JsonB(serde_json::Value::Object(ctx.claims.clone()))))
+    Ok(current_identity().map(|ctx| JsonB(serde_json::Value::Object(ctx.claims.clone()))))
 }
 
 /// Clears the context: no tenant, no identity.

@@ -55,7 +55,7 @@ fn pinned<R>(f: impl FnOnce() -> R) -> R {
 /// First column of the first row of a read-only query; `None` when no row or NULL.
 pub fn one<T: FromDatum + IntoDatum>(sql: &str, args: &[DatumWithOid]) -> ExtResult<Option<T>> {
     Ok(pinned(|| {
-        Spi::connect(|c| first(plan_cache::select(&c, sql, Some(1), args)?))
+        Spi::connect(|c| first(plan_cache::select(c, sql, Some(1), args)?))
     })?)
 }
 
@@ -104,7 +104,7 @@ pub fn rows<R>(
     map: impl FnMut(&SpiHeapTupleData) -> pgrx::spi::Result<R>,
 ) -> ExtResult<Vec<R>> {
     Ok(pinned(|| {
-        Spi::connect(|c| collect(plan_cache::select(&c, sql, None, args)?, map))
+        Spi::connect(|c| collect(plan_cache::select(c, sql, None, args)?, map))
     })?)
 }
 

@@ -1,7 +1,7 @@
 //! The extension's one error type and its mapping to SQLSTATEs: every refusal a client can see
 //! carries a specific, documented code (README, "Errors").
 
-use boards_tenant_core::{CoreError, ErrorKind};
+use boards_tenant_core::{CoreError, ErrorKind, InvitationRefusal, MembershipRefusal};
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::PgSqlErrorCode;
 
@@ -55,6 +55,12 @@ pub enum ExtError {
     #[error("this request must write (first-use membership, registration or administration), and the transaction is read-only")]
     ReadOnly,
 
+    #[error(transparent)]
+    Membership(#[from] MembershipRefusal),
+
+    #[error(transparent)]
+    Invitation(#[from] InvitationRefusal),
+
     /// The function's catalog entry no longer matches the library (someone altered it).
     #[error("{0}")]
     ResultType(String),
@@ -94,6 +100,19 @@ impl ExtError {
             | ExtError::SlugNotAvailable => ERRCODE_UNIQUE_VIOLATION,
             ExtError::InvalidArgument(_) => ERRCODE_INVALID_PARAMETER_VALUE,
             ExtError::Forbidden { .. } => ERRCODE_INSUFFICIENT_PRIVILEGE,
+            ExtError::Membership(MembershipRefusal::LastOwner) => {
+                ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE
+            }
+            ExtError::Membership(_) => ERRCODE_INSUFFICIENT_PRIVILEGE,
+            ExtError::Invitation(refusal) => match refusal {
+                InvitationRefusal::Unknown => ERRCODE_UNDEFINED_OBJECT,
+                InvitationRefusal::Expired => ERRCODE_OBJECT_NOT_IN_PREREQUISITE_STATE,
+                InvitationRefusal::Revoked => ERRCODE_INVALID_GRANT_OPERATION,
+                InvitationRefusal::AlreadyUsed => ERRCODE_UNIQUE_VIOLATION,
+                InvitationRefusal::EmailMismatch | InvitationRefusal::EmailUnverified => {
+                    ERRCODE_INSUFFICIENT_PRIVILEGE
+                }
+            },
             ExtError::ResultType(_) => ERRCODE_DATATYPE_MISMATCH,
             // Not XX000: the client gets a code of the class for errors inside a routine.
             ExtError::Spi(_) => ERRCODE_EXTERNAL_ROUTINE_EXCEPTION,
@@ -121,6 +140,15 @@ impl ExtError {
                 "An administrator can free it with boards_tenant_release_slug() once no valid token names it.".into(),
             ),
             ExtError::SlugNotAvailable => Some("Choose another organization_slug.".into()),
+            ExtError::Invitation(InvitationRefusal::Expired | InvitationRefusal::Revoked) => {
+                Some("Ask an owner or admin of the tenant for a new invitation.".into())
+            }
+            ExtError::Invitation(InvitationRefusal::EmailMismatch) => Some(
+                "Sign in with the account of the invited address, or ask for an invitation to yours.".into(),
+            ),
+            ExtError::Membership(MembershipRefusal::NotAManager) => Some(
+                "Ask an owner or admin of the tenant.".into(),
+            ),
             ExtError::TenantNotActive { status, .. } if status == "pending_approval" => {
                 Some("An administrator must run boards_tenant_approve() first.".into())
             }

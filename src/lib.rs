@@ -14,6 +14,7 @@ use pgrx::prelude::*;
 
 mod audit;
 mod auth;
+mod blocks;
 mod context;
 mod db;
 mod ddl_guard;
@@ -21,17 +22,20 @@ mod diagnostics;
 mod error;
 mod grants;
 mod invalidation;
+mod invitations;
 mod isolation;
 mod jwks_sync;
 mod key_audit;
 mod keys;
 mod keys_v010;
+mod members;
 mod migrate;
 mod operators;
 mod plan_cache;
 mod policy;
 mod preload;
 mod registration;
+mod roles;
 mod seal;
 mod settings;
 mod sqltypes;
@@ -47,6 +51,13 @@ extension_sql_file!(
     "../sql/schema.sql",
     name = "schema",
     requires = [context::boards_current_tenant]
+);
+
+// Membership bookkeeping: blocks and invitations (src/blocks.rs, src/invitations.rs).
+extension_sql_file!(
+    "../sql/membership.sql",
+    name = "membership",
+    requires = ["schema", context::boards_current_subject]
 );
 
 // Runs last: protects the Boards tables, installs triggers, sets every function's privileges.

@@ -77,7 +77,7 @@ fn claim_slug(
 }
 
 fn register(req: RegistrationRequest, include_sample_data: bool) -> ExtResult<serde_json::Value> {
-    let ctx = context::current()
+    let ctx = context::current_identity()
         .filter(|c| c.subject.is_some())
         .ok_or_else(|| {
             CoreError::unauthenticated("Authentication required for tenant registration")

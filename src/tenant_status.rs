@@ -6,7 +6,8 @@
 //! `tenants.rs`, which are dropped when `boards.tenants` / `boards.users` change; pending
 //! invalidations are processed first (`invalidation::catch_up`), since a statement that takes
 //! no new lock would not process them. The key that verified the context's token must still be
-//! installed (the key cache of `keys.rs`). With warm caches it runs no query. A context without
+//! installed (the key cache of `keys.rs`), and its subject not blocked platform-wide
+//! (`blocks.rs`, cached and invalidated like the rest). With warm caches it runs no query. A context without
 //! a subject (`boards_set_tenant`, for trusted server roles) has no membership or key to check.
 //!
 //! The lookups run as the caller: a tenant context may read its own tenant row (the
@@ -20,6 +21,7 @@ use std::rc::Rc;
 
 use boards_tenant_core::context::Context;
 
+use crate::blocks;
 use crate::context::to_pg_uuid;
 use crate::invalidation;
 use crate::keys;
@@ -29,7 +31,7 @@ thread_local! {
     static LOOKING_UP: Cell<bool> = const { Cell::new(false) };
     /// The last context found usable, and the invalidation state it was found in. Everything
     /// the verdict depends on (tenant status, membership, keys) changes only through a change
-    /// of `boards.tenants`, `boards.users` or `boards.jwt_keys`, whose invalidation (also this
+    /// of `boards.tenants`, `boards.users`, `boards.jwt_keys` or `boards.subject_blocks`, whose invalidation (also this
     /// transaction's own, and the undoing at rollback) moves the state on: until then the
     /// verdict stands, and the per-statement check is a pointer and a number compared.
     static VERDICT: RefCell<Option<(Rc<Context>, invalidation::Generation)>> =
@@ -79,6 +81,23 @@ pub fn usable(ctx: &Rc<Context>) -> bool {
     ok
 }
 
+/// Whether the identity behind a context (its subject, with or without a tenant) may still
+/// act: not blocked platform-wide (`blocks.rs`). For the identity readers
+/// (`boards_current_subject()`, `boards_current_claims()`) and registration, which a context
+/// set by `boards_authenticate` reaches without a tenant to check. Catches up on invalidations
+/// first, like [`usable`]: a block committed elsewhere counts from the next statement.
+pub fn identity_usable(ctx: &Context) -> bool {
+    let Some(subject) = ctx.subject.as_deref() else {
+        return true;
+    };
+    if LOOKING_UP.with(|l| l.get()) {
+        return true;
+    }
+    invalidation::catch_up();
+    let _lookup = Lookup::begin();
+    matches!(blocks::subject_blocked(subject), Ok(false))
+}
+
 fn check(ctx: &Context) -> bool {
     let Some(tenant) = ctx.tenant_id else {
         return false;
@@ -92,6 +111,8 @@ fn check(ctx: &Context) -> bool {
     let member = match (ctx.subject.as_deref(), ctx.user_id) {
         (Some(subject), Some(user)) => {
             matches!(tenants::member(tenant, subject), Ok(Some(m)) if m.id == to_pg_uuid(user))
+                // A subject blocked platform-wide loses every context (`blocks.rs`).
+                && matches!(blocks::subject_blocked(subject), Ok(false))
         }
         (Some(_), None) => false,
         (None, _) => true,

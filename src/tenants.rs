@@ -14,10 +14,12 @@ use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 use pgrx::{pg_sys, spi, JsonB};
 
+use crate::blocks;
 use crate::context::{self, to_pg_uuid};
 use crate::db;
 use crate::error::{ExtError, ExtResult, SqlResult};
 use crate::invalidation;
+use crate::invitations;
 use crate::settings;
 
 /// The `default` tenant's fixed id (sql/schema.sql): single-tenant data lives there.
@@ -207,6 +209,19 @@ fn lock_tenant(slug: &str) -> ExtResult<TenantRow> {
     .ok_or_else(|| ExtError::TenantNotFound(slug.to_owned()))
 }
 
+/// Like [`lock_tenant`], by id (the self-service functions know their tenant by the context's id).
+pub fn lock_tenant_id(id: pgrx::Uuid) -> ExtResult<TenantRow> {
+    db::rows_mut(
+        "SELECT id, slug, status FROM boards.tenants WHERE id = $1 FOR UPDATE",
+        &[id.into()],
+        tenant_of,
+    )?
+    .into_iter()
+    .flatten()
+    .next()
+    .ok_or_else(|| ExtError::TenantNotFound(id.to_string()))
+}
+
 /// The subject's user row in the tenant: its membership.
 pub fn member_id(tenant_id: pgrx::Uuid, subject: &str) -> ExtResult<Option<pgrx::Uuid>> {
     Ok(member(tenant_id, subject)?.map(|m| m.id))
@@ -318,9 +333,22 @@ pub fn insert_member(
 
 /// Just-in-time membership for a tenant named by verified claims: the subject's user row,
 /// created on first use. Looks before it writes, so the common case stays read-only.
+///
+/// A subject removed from the tenant (or blocked platform-wide) does not come back this way:
+/// the removal is remembered until an admin re-adds them or they accept an invitation
+/// (`blocks.rs`).
 pub fn join(tenant_id: pgrx::Uuid, token: &VerifiedToken) -> ExtResult<pgrx::Uuid> {
     if let Some(id) = member_id(tenant_id, &token.subject)? {
         return Ok(id);
+    }
+    blocks::refuse_blocked_subject(&token.subject)?;
+    if blocks::member_blocked(tenant_id, &token.subject)? {
+        return Err(ExtError::Forbidden {
+            message: "this subject was removed from the tenant".into(),
+            detail: Some(
+                "First-use membership does not re-admit a removed member: an owner or admin must invite them again, or an administrator add them (boards_tenant_add_member).".into(),
+            ),
+        });
     }
     let claim = |name: &str| {
         token
@@ -494,10 +522,20 @@ fn create(name: &str, slug: &str, settings: Option<JsonB>, sample: bool) -> ExtR
     let name = validate_tenant_name(name)?;
     validate_slug(slug)?;
     let settings = settings_object(settings)?;
+    let admin_email = settings
+        .get("admin_email")
+        .and_then(|v| v.as_str())
+        .map(str::to_owned);
     let id = insert_tenant(&name, slug, "active", settings)?
         .ok_or_else(|| ExtError::TenantExists(slug.to_owned()))?;
     if sample {
         create_sample_data(id, None)?;
+    }
+    // The first owner comes the way every member does: by invitation. The secret of this one
+    // is not kept anywhere; the admin gets a deliverable one from boards_tenant_invite_owner(),
+    // which replaces it (README, "Members, roles and invitations").
+    if let Some(email) = admin_email {
+        invitations::record_owner_invitation(id, &email)?;
     }
     Ok(id)
 }
@@ -630,7 +668,7 @@ fn delete(slug: &str) -> ExtResult<Vec<(String, i64)>> {
     Ok(removed)
 }
 
-fn owner_count(tenant_id: pgrx::Uuid) -> ExtResult<i64> {
+pub fn owner_count(tenant_id: pgrx::Uuid) -> ExtResult<i64> {
     Ok(db::one::<i64>(
         "SELECT count(*) FROM boards.users WHERE tenant_id = $1 AND role = 'owner'",
         &[tenant_id.into()],
@@ -638,7 +676,7 @@ fn owner_count(tenant_id: pgrx::Uuid) -> ExtResult<i64> {
     .unwrap_or(0))
 }
 
-fn current_role(tenant_id: pgrx::Uuid, subject: &str) -> ExtResult<Option<String>> {
+pub fn current_role(tenant_id: pgrx::Uuid, subject: &str) -> ExtResult<Option<String>> {
     db::one::<String>(
         "SELECT role FROM boards.users WHERE tenant_id = $1 AND auth_subject = $2",
         &[tenant_id.into(), subject.into()],
@@ -673,6 +711,8 @@ fn add_member(
     if role != "owner" {
         refuse_last_owner(&tenant, subject)?;
     }
+    // Re-adding is how an admin lifts the block a removal left.
+    blocks::clear_member_block(tenant.id, subject)?;
     db::one_mut::<pgrx::Uuid>(
         "INSERT INTO boards.users (tenant_id, auth_subject, role, email, display_name)
          VALUES ($1, $2, $3, $4, $5)
@@ -700,6 +740,18 @@ fn remove_member(slug: &str, subject: &str) -> ExtResult<()> {
         tenant: tenant.slug.clone(),
     })?;
     refuse_last_owner(&tenant, subject)?;
+    delete_member(&tenant, subject, user_id, "removed by an administrator")
+}
+
+/// Deletes a membership and remembers the removal (`blocks.rs`): the subject's still-valid
+/// token does not bring them back through first-use membership. The caller holds the tenant's
+/// lock and has checked the last-owner rule.
+pub fn delete_member(
+    tenant: &TenantRow,
+    subject: &str,
+    user_id: pgrx::Uuid,
+    reason: &str,
+) -> ExtResult<()> {
     // Invitations the member sent outlive them.
     db::run(
         "UPDATE boards.board_members SET invited_by = NULL WHERE tenant_id = $1 AND invited_by = $2",
@@ -709,7 +761,7 @@ fn remove_member(slug: &str, subject: &str) -> ExtResult<()> {
         "DELETE FROM boards.users WHERE tenant_id = $1 AND id = $2",
         &[tenant.id.into(), user_id.into()],
     )?;
-    Ok(())
+    blocks::block_member(tenant.id, subject, reason)
 }
 
 #[pg_schema]

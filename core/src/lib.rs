@@ -27,6 +27,7 @@ pub mod jwks;
 pub mod jwks_sync;
 pub mod jwt;
 mod key_material;
+pub mod membership;
 pub mod registration;
 pub mod seal;
 pub mod slug;
@@ -44,6 +45,7 @@ pub use jwt::{
     Algorithm, KeyBinding, KeyFamily, KeyFormat, KeyId, TokenHeader, VerificationKey,
     VerifiedToken, VerifyOptions, MAX_CLAIMS_BYTES, MAX_SUBJECT_BYTES, MAX_TOKEN_BYTES,
 };
+pub use membership::{InvitationRefusal, MemberRole, MembershipRefusal};
 pub use registration::{
     check_tenant_limit, registration_response, validate_member_role, validate_registration,
     validate_tenant_name, validate_tenant_status, RegistrationPolicy, RegistrationRequest,

@@ -8,7 +8,6 @@ use crate::error::{quote, CoreError};
 use crate::slug::{slug_from_org_name, validate_slug};
 
 pub const TENANT_STATUSES: [&str; 3] = ["active", "pending_approval", "suspended"];
-const ROLES: [&str; 3] = ["owner", "admin", "member"];
 const ORGANIZATION_SIZES: [&str; 4] = ["small", "medium", "large", "enterprise"];
 const MAX_TENANT_NAME_CHARS: usize = 255;
 /// RFC 5321's limit on a forward path.
@@ -299,14 +298,7 @@ pub fn validate_tenant_name(name: &str) -> Result<String, CoreError> {
 
 /// owner | admin | member (case-insensitive, trimmed); returns the canonical spelling.
 pub fn validate_member_role(role: &str) -> Result<&'static str, CoreError> {
-    let wanted = role.trim();
-    ROLES
-        .into_iter()
-        .find(|r| r.eq_ignore_ascii_case(wanted))
-        .ok_or_else(|| {
-            CoreError::invalid_argument(format!("Invalid member role \"{}\"", quote(wanted)))
-                .with_detail("The role must be owner, admin or member")
-        })
+    crate::membership::MemberRole::parse(role).map(crate::membership::MemberRole::as_str)
 }
 
 /// One of [`TENANT_STATUSES`] (exact); returns the canonical spelling.

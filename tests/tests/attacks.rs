@@ -647,6 +647,20 @@ const PUBLIC_FUNCTIONS: &[&str] = &[
     "boards_operator_tenant_members",
     "boards_operator_tenant_add_member",
     "boards_operator_tenant_remove_member",
+    // Roles and self-service membership (src/roles.rs, src/members.rs, src/invitations.rs):
+    // callable by anyone, each checks the caller's role from the verified context itself
+    // (tests/tests/membership.rs attacks them); the block check answers only for the caller's
+    // own subject (src/blocks.rs).
+    "boards_current_role",
+    "boards_has_role",
+    "boards_member_list",
+    "boards_member_set_role",
+    "boards_member_remove",
+    "boards_invitation_create",
+    "boards_invitation_list",
+    "boards_invitation_revoke",
+    "boards_invitation_accept",
+    "caller_subject_blocked",
 ];
 
 // =============================================================================================

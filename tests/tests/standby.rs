@@ -244,3 +244,51 @@ fn the_audit_runs_on_a_standby() {
         .query_one("SELECT boards_tenant_audit_json()", &[])
         .unwrap_or_else(|e| panic!("the audit document on a standby: {}", error_text(&e)));
 }
+
+/// Issue 14, point 4: a removal, a demotion and a platform-wide block made on the primary end
+/// (or lower) the contexts of standby sessions already set, from their next statement after
+/// replay; a removed member's still-valid token gets no context on the standby either.
+#[test]
+fn removals_demotions_and_blocks_on_the_primary_reach_standby_sessions() {
+    let r = Replicated::new();
+    let mut admin = r.db.admin();
+    exec(
+        &mut admin,
+        "SELECT boards_tenant_add_member('acme', 'acme-admin', 'admin');
+         SELECT boards_tenant_add_member('globex', 'globex-admin', 'admin');",
+    );
+    r.replay();
+    let role = |client: &mut Client| -> Option<String> {
+        client
+            .query_one("SELECT boards_current_role()", &[])
+            .unwrap_or_else(|e| panic!("boards_current_role: {}", error_text(&e)))
+            .get(0)
+    };
+    let mut member = r.on_standby(APP_ROLE);
+    set_context(&mut member, &token("acme-member", "acme"), None);
+    let mut demoted = r.on_standby(APP_ROLE);
+    set_context(&mut demoted, &token("acme-admin", "acme"), None);
+    let mut blocked = r.on_standby(APP_ROLE);
+    set_context(&mut blocked, &token("globex-owner", "globex"), None);
+    assert_eq!(role(&mut demoted).as_deref(), Some("admin"));
+    assert_eq!(count(&mut blocked, "SELECT count(*) FROM boards.boards"), 1);
+
+    exec(
+        &mut admin,
+        "SELECT boards_tenant_remove_member('acme', 'acme-member');
+         SELECT boards_tenant_add_member('acme', 'acme-admin', 'member');
+         SELECT boards_subject_block('globex-owner');",
+    );
+    r.replay();
+    assert_eq!(role(&mut member), None);
+    assert_eq!(role(&mut demoted).as_deref(), Some("member"));
+    assert_eq!(
+        count(&mut blocked, "SELECT count(*) FROM boards.boards"),
+        0,
+        "a blocked subject's standby session still reads its tenant's rows"
+    );
+    let again = try_context(&mut member, &token("acme-member", "acme"), None);
+    assert_eq!(sqlstate("removed member", again), "42501");
+    let again = try_context(&mut blocked, &token("globex-owner", "globex"), None);
+    assert_eq!(sqlstate("blocked subject", again), "42501");
+}
