@@ -23,6 +23,7 @@ use crate::blocks;
 use crate::context;
 use crate::db;
 use crate::error::{ExtError, ExtResult, SqlResult};
+use crate::keys;
 use crate::preload;
 use crate::roles;
 use crate::tenants;
@@ -227,6 +228,15 @@ fn accept(secret: &str) -> ExtResult<Accepted> {
     }
     if expired {
         return Err(InvitationRefusal::Expired.into());
+    }
+    // A token of a tenant-scoped key (a customer's own identity provider) joins only the
+    // key's tenants, by invitation as by any other way.
+    if !ctx
+        .kid
+        .as_deref()
+        .is_none_or(|key| keys::admits_tenant(key, context::from_pg_uuid(tenant_id)))
+    {
+        return Err(CoreError::access_denied().into());
     }
     let tenant = tenants::lock_tenant_id(tenant_id)?;
     if tenant.status != "active" {

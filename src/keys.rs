@@ -122,12 +122,22 @@ pub fn bindings_exist() -> ExtResult<bool> {
     .unwrap_or(false))
 }
 
-/// Whether the key (`KeyId::encode`, as the context holds it) is still installed: a context
-/// set from a token it verified lasts only that long (`tenant_status.rs`). Any error counts as
-/// not installed.
-pub fn still_installed(key: &str) -> bool {
+/// Whether the installed key `key` (`KeyId::encode`, as the context holds it) lets its tokens
+/// act in `tenant`: an unrestricted key anywhere, a tenant-scoped one only in its tenants. A key
+/// no longer installed lets nothing. Read through the key cache, so a restriction added after a
+/// context was set acts from that context's next statement (`tenant_status.rs`).
+pub fn admits_tenant(key: &str, tenant: uuid::Uuid) -> bool {
     let id = KeyId::decode(key);
-    matches!(installed(), Ok((_, keys)) if keys.iter().any(|k| k.id() == id))
+    matches!(installed(), Ok((_, keys)) if keys.iter().any(|k| k.id() == id
+        && k.binding().tenants.as_ref().is_none_or(|scope| scope.contains(&tenant))))
+}
+
+/// Whether the installed key `key` is restricted to tenants (a customer's own identity
+/// provider): its tokens may act in those tenants only, never found new ones.
+pub fn is_tenant_scoped(key: &str) -> bool {
+    let id = KeyId::decode(key);
+    matches!(installed(), Ok((_, keys)) if keys.iter().any(|k| k.id() == id
+        && k.binding().tenants.is_some()))
 }
 
 /// While alive, the current user is another role (as in a SECURITY DEFINER call); the previous

@@ -20,6 +20,7 @@ use serde_json::json;
 use crate::context;
 use crate::db;
 use crate::error::{ExtError, ExtResult, SqlResult};
+use crate::keys;
 use crate::preload;
 use crate::settings;
 use crate::tenants;
@@ -82,6 +83,14 @@ fn register(req: RegistrationRequest, include_sample_data: bool) -> ExtResult<se
         .ok_or_else(|| {
             CoreError::unauthenticated("Authentication required for tenant registration")
         })?;
+    // A customer's own identity provider, whose key is scoped to its tenants, can mint any
+    // subject: it must not found tenants of the platform.
+    if ctx.kid.as_deref().is_some_and(keys::is_tenant_scoped) {
+        return Err(ExtError::Forbidden {
+            message: "Access denied".into(),
+            detail: Some("tokens of a tenant-scoped key cannot register tenants".into()),
+        });
+    }
     let subject = ctx.subject.clone().unwrap_or_default();
     let claim = |name: &str| ctx.claims.get(name);
     let token_email = claim("email").and_then(|v| v.as_str());

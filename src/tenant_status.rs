@@ -22,7 +22,7 @@ use std::rc::Rc;
 use boards_tenant_core::context::Context;
 
 use crate::blocks;
-use crate::context::to_pg_uuid;
+use crate::context::{from_pg_uuid, to_pg_uuid};
 use crate::invalidation;
 use crate::keys;
 use crate::tenants;
@@ -118,5 +118,9 @@ fn check(ctx: &Context) -> bool {
         (None, _) => true,
     };
     // A context lasts only while the key that verified its token is installed.
-    member && ctx.kid.as_deref().is_none_or(keys::still_installed)
+    member
+        && ctx
+            .kid
+            .as_deref()
+            .is_none_or(|key| keys::admits_tenant(key, from_pg_uuid(tenant)))
 }

@@ -251,6 +251,75 @@ fn a_tenant_scoped_key_reaches_no_other_tenant_by_any_strategy() {
 }
 
 #[test]
+fn a_tenant_scoped_key_reaches_no_other_tenant_by_invitation_registration_or_a_later_restriction() {
+    let db = fresh_db();
+    let mut admin = scoped_provider(&db);
+    let mut app = db.app();
+
+    // An invitation to acme, whose secret the customer's IdP administrator got hold of: the
+    // address matches (they mint any claims), the key's scope still says no.
+    let secret: String = admin
+        .query_one(
+            "SELECT secret FROM boards_tenant_invite_owner('acme', 'eve@corp.example')",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    let eve = token_b(
+        "byo",
+        &claims(
+            "eve",
+            IDP_B,
+            json!({"email": "eve@corp.example", "email_verified": true}),
+        ),
+    );
+    app.query_one("SELECT boards_authenticate($1)", &[&eve])
+        .unwrap();
+    assert_sqlstate(
+        app.query_one(
+            "SELECT tenant_slug FROM boards_invitation_accept($1)",
+            &[&secret],
+        ),
+        ACCESS_DENIED,
+    );
+    // Nor may it found tenants of the platform.
+    assert_sqlstate(
+        app.query_one(
+            "SELECT boards_tenant_register('Eve Corp', 'eve@corp.example')",
+            &[],
+        ),
+        ACCESS_DENIED,
+    );
+    let members: i64 = db
+        .superuser()
+        .query_one(
+            "SELECT count(*) FROM boards.users WHERE auth_subject = 'eve'",
+            &[],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(members, 0, "no membership anywhere");
+
+    // A key widened to acme, a session set there, the key narrowed again: the session's next
+    // statement has no tenant.
+    exec(
+        &mut admin,
+        "SELECT boards_jwt_restrict_key('byo', ARRAY['globex', 'acme'])",
+    );
+    let in_acme = token_b("byo", &claims("eve", IDP_B, json!({"tenant": "acme"})));
+    assert_eq!(set_from_jwt(&mut app, &in_acme, None).unwrap(), "acme");
+    exec(
+        &mut admin,
+        "SELECT boards_jwt_restrict_key('byo', ARRAY['globex'])",
+    );
+    let tenant: Option<String> = app
+        .query_one("SELECT boards_current_tenant_slug()", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(tenant, None);
+}
+
+#[test]
 fn restricting_and_listing_a_keys_tenants() {
     let db = fresh_db();
     let mut admin = scoped_provider(&db);
