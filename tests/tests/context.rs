@@ -1024,6 +1024,34 @@ fn a_function_of_the_same_name_earlier_in_search_path_changes_nothing() {
         query_text(&mut app, "SELECT public.boards_current_tenant_slug()", &[]).as_deref(),
         Some("acme-corp")
     );
+    // The shadow is in effect for the session's own unqualified calls (the app role cannot
+    // read globex's row, so it answers NULL where the real function answers acme-corp's id)...
+    assert_eq!(
+        query_text(
+            &mut app,
+            "SELECT (boards_current_tenant() IS NULL AND public.boards_current_tenant() IS NOT NULL)::text",
+            &[],
+        )
+        .as_deref(),
+        Some("true"),
+        "the shadowing function is not the one an unqualified call reaches"
+    );
+    // ...but not for the tenant policy or the column default, which name the real function:
+    // a row written and read in acme-corp's context under this search_path is acme-corp's.
+    app.batch_execute(
+        "INSERT INTO boards.boards (owner_id, title) VALUES (public.boards_current_user_id(), 'under a hostile search_path')",
+    )
+    .unwrap_or_else(|e| panic!("{}", error_text(&e)));
+    assert_eq!(
+        query_text(
+            &mut app,
+            "SELECT string_agg(t.slug || ':' || b.title, ',') FROM boards.boards b
+             JOIN boards.tenants t ON t.id = b.tenant_id",
+            &[],
+        )
+        .as_deref(),
+        Some("acme-corp:under a hostile search_path")
+    );
 }
 
 #[test]

@@ -291,3 +291,52 @@ fn names_under_the_boards_prefix_are_reserved() {
     let result = app.query_one("SELECT set_config('boards.anything_new', 'x', false)", &[]);
     assert_sqlstate(result, INVALID_NAME);
 }
+
+/// The per-request context setters run as the extension owner without a `SET search_path`
+/// clause, which would cost every call: they pin `search_path` around each query they run
+/// (src/db.rs), and with warm caches run none.
+const DEFINERS_PINNING_PER_QUERY: &[&str] = &["boards_authenticate", "boards_set_tenant_from_jwt"];
+
+#[test]
+fn every_security_definer_function_pins_its_search_path() {
+    let db = shared_db();
+    let rows = db
+        .superuser()
+        .query(
+            "SELECT p.proname::text, p.oid::regprocedure::text,
+                    coalesce((SELECT c FROM unnest(p.proconfig) c WHERE c LIKE 'search\\_path=%'), '')
+             FROM pg_catalog.pg_proc p
+             JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_proc'::regclass
+                  AND d.objid = p.oid AND d.deptype = 'e'
+             JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid AND e.extname = 'boards_tenant'
+             WHERE p.prosecdef ORDER BY 2",
+            &[],
+        )
+        .unwrap_or_else(|e| panic!("{}", error_text(&e)));
+    let definers: Vec<(String, String, String)> = rows
+        .iter()
+        .map(|r| (r.get(0), r.get(1), r.get(2)))
+        .collect();
+    assert!(
+        definers.len() > 20,
+        "the extension's SECURITY DEFINER functions were not found: {definers:?}"
+    );
+    let unpinned: Vec<&String> = definers
+        .iter()
+        .filter(|(name, _, config)| {
+            !DEFINERS_PINNING_PER_QUERY.contains(&name.as_str())
+                && config != "search_path=pg_catalog, pg_temp"
+        })
+        .map(|(_, signature, _)| signature)
+        .collect();
+    assert!(
+        unpinned.is_empty(),
+        "SECURITY DEFINER without search_path = pg_catalog, pg_temp: {unpinned:?}"
+    );
+    for name in DEFINERS_PINNING_PER_QUERY {
+        assert!(
+            definers.iter().any(|(n, _, _)| n == name),
+            "{name} is expected to be SECURITY DEFINER (it reads keys and tenants)"
+        );
+    }
+}
