@@ -17,6 +17,7 @@ mod auth;
 mod context;
 mod db;
 mod ddl_guard;
+mod ddl_scope;
 mod diagnostics;
 mod error;
 mod grants;
