@@ -97,15 +97,20 @@ pub fn current_command() -> ExtResult<CommandScope> {
                         WHERE e.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
                           AND e.objid = c.oid AND e.objsubid = 0 AND e.deptype = 'e')
          FROM pg_catalog.pg_event_trigger_ddl_commands() d
-         LEFT JOIN pg_catalog.pg_class c ON c.oid = CASE d.classid
-             WHEN 'pg_catalog.pg_class'::pg_catalog.regclass THEN d.objid
-             WHEN 'pg_catalog.pg_policy'::pg_catalog.regclass
-                 THEN (SELECT p.polrelid FROM pg_catalog.pg_policy p WHERE p.oid = d.objid)
-             WHEN 'pg_catalog.pg_trigger'::pg_catalog.regclass
-                 THEN (SELECT t.tgrelid FROM pg_catalog.pg_trigger t WHERE t.oid = d.objid)
-             WHEN 'pg_catalog.pg_rewrite'::pg_catalog.regclass
-                 THEN (SELECT r.ev_class FROM pg_catalog.pg_rewrite r WHERE r.oid = d.objid)
-         END",
+         -- One index lookup per command row: OFFSET 0 keeps the planner from turning the
+         -- join into a hash join over all of pg_class (a cost that grows with the catalog).
+         LEFT JOIN LATERAL (
+             SELECT c.* FROM pg_catalog.pg_class c WHERE c.oid = CASE d.classid
+                 WHEN 'pg_catalog.pg_class'::pg_catalog.regclass THEN d.objid
+                 WHEN 'pg_catalog.pg_policy'::pg_catalog.regclass
+                     THEN (SELECT p.polrelid FROM pg_catalog.pg_policy p WHERE p.oid = d.objid)
+                 WHEN 'pg_catalog.pg_trigger'::pg_catalog.regclass
+                     THEN (SELECT t.tgrelid FROM pg_catalog.pg_trigger t WHERE t.oid = d.objid)
+                 WHEN 'pg_catalog.pg_rewrite'::pg_catalog.regclass
+                     THEN (SELECT r.ev_class FROM pg_catalog.pg_rewrite r WHERE r.oid = d.objid)
+             END
+             OFFSET 0
+         ) c ON true",
         &[DEFAULT_TENANT_COLUMN.into()],
         |row| {
             let tag = row.get::<String>(1)?.unwrap_or_default();
