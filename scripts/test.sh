@@ -23,7 +23,7 @@ step "Core crate: fuzz properties (1,000,000 cases, release build)"
 cargo test --release -p boards_tenant_core --test fuzz_properties
 
 # The suites whose results could depend on the server version: every isolation claim.
-ISOLATION_SUITES=(context rls attacks caches sealed_context tenants registration audit membership pooling configurations standby upgrade foundation identity_keys)
+ISOLATION_SUITES=(context rls attacks ddl caches sealed_context tenants registration audit membership pooling configurations standby upgrade foundation identity_keys)
 read -r -a versions <<<"${BOARDS_PG_VERSIONS:-$DEFAULT_PG ${SUPPORTED_PG[*]/$DEFAULT_PG/}}"
 
 runas=()

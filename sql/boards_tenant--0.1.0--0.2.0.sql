@@ -685,3 +685,34 @@ REVOKE ALL ON FUNCTION @extschema@.boards_tenant_purge_invitations() FROM PUBLIC
 GRANT EXECUTE ON FUNCTION @extschema@.boards_tenant_purge_invitations() TO boards_tenant_admin;
 ALTER FUNCTION @extschema@.boards_tenant_purge_invitations()
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+
+
+-- issue 21: DDL at PostgreSQL's own cost. The ddl_command_end trigger fires only for the
+-- commands that can create or change a table, policy, grant, view, rule or trigger, and the
+-- sql_drop trigger calls into the library, which looks only at what was dropped. An event
+-- trigger cannot be altered to add a filter: both are dropped and created again exactly as a
+-- fresh install creates them (sql/finalize.sql).
+CREATE FUNCTION boards."on_sql_drop_internal"() RETURNS VOID
+STRICT VOLATILE PARALLEL UNSAFE
+LANGUAGE c
+AS 'MODULE_PATHNAME', 'on_sql_drop_internal_wrapper';
+REVOKE ALL ON FUNCTION boards.on_sql_drop_internal() FROM PUBLIC;
+ALTER FUNCTION boards.on_sql_drop_internal()
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+CREATE OR REPLACE FUNCTION boards.sql_drop() RETURNS event_trigger
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
+BEGIN
+    PERFORM boards.on_sql_drop_internal();
+END
+$$;
+DROP EVENT TRIGGER boards_tenant_ddl_command_end;
+DROP EVENT TRIGGER boards_tenant_sql_drop;
+CREATE EVENT TRIGGER boards_tenant_ddl_command_end ON ddl_command_end
+    WHEN TAG IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'ALTER TABLE',
+                 'CREATE POLICY', 'ALTER POLICY', 'DROP POLICY', 'GRANT',
+                 'CREATE VIEW', 'ALTER VIEW', 'CREATE MATERIALIZED VIEW',
+                 'ALTER MATERIALIZED VIEW', 'REFRESH MATERIALIZED VIEW',
+                 'CREATE RULE', 'CREATE TRIGGER', 'ALTER TRIGGER',
+                 'CREATE SCHEMA', 'CREATE EXTENSION', 'ALTER EXTENSION')
+    EXECUTE FUNCTION boards.ddl_command_end();
+CREATE EVENT TRIGGER boards_tenant_sql_drop ON sql_drop EXECUTE FUNCTION boards.sql_drop();

@@ -29,22 +29,34 @@ CREATE TRIGGER subject_blocks_changed
     FOR EACH STATEMENT EXECUTE FUNCTION boards.table_changed();
 
 -- DDL: auto-protection of new tenant tables and the guard that keeps protected tables protected.
+-- The section of sql/boards_tenant--0.1.0--0.2.0.sql headed "issue 21" repeats this block: keep
+-- them the same (tests/tests/upgrade.rs compares the event triggers and their tags).
 CREATE FUNCTION boards.ddl_command_end() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
     PERFORM boards.on_ddl_command_end_internal();
 END
 $$;
+-- Only the commands that can create or change a table, a policy, a grant, a view, a rule or a
+-- trigger (src/ddl_scope.rs); DROP POLICY and ALTER TABLE for the tenant policies sql_drop saw
+-- go. CREATE SCHEMA and CREATE/ALTER EXTENSION can create tables inside them.
 CREATE EVENT TRIGGER boards_tenant_ddl_command_end ON ddl_command_end
+    WHEN TAG IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'ALTER TABLE',
+                 'CREATE POLICY', 'ALTER POLICY', 'DROP POLICY', 'GRANT',
+                 'CREATE VIEW', 'ALTER VIEW', 'CREATE MATERIALIZED VIEW',
+                 'ALTER MATERIALIZED VIEW', 'REFRESH MATERIALIZED VIEW',
+                 'CREATE RULE', 'CREATE TRIGGER', 'ALTER TRIGGER',
+                 'CREATE SCHEMA', 'CREATE EXTENSION', 'ALTER EXTENSION')
     EXECUTE FUNCTION boards.ddl_command_end();
 
--- A dropped table leaves the registry with it.
+-- A dropped protected table leaves the registry with it; a dropped tenant policy is judged at
+-- ddl_command_end. No tag filter: any DROP ... CASCADE can reach a table (through a type, a
+-- function in a partition key, an access method...), and sql_drop fires only when something
+-- was dropped, looking at nothing but what was.
 CREATE FUNCTION boards.sql_drop() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$
 BEGIN
-    DELETE FROM boards.protected_tables
-    WHERE tbl::oid IN (SELECT objid FROM pg_catalog.pg_event_trigger_dropped_objects()
-                       WHERE classid = 'pg_catalog.pg_class'::regclass AND objsubid = 0);
+    PERFORM boards.on_sql_drop_internal();
 END
 $$;
 CREATE EVENT TRIGGER boards_tenant_sql_drop ON sql_drop EXECUTE FUNCTION boards.sql_drop();
@@ -223,6 +235,8 @@ ALTER FUNCTION @extschema@.boards_tenant_purge_invitations()
 ALTER FUNCTION boards.protect_builtin_internal(regclass)
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION boards.on_ddl_command_end_internal()
+    SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
+ALTER FUNCTION boards.on_sql_drop_internal()
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 ALTER FUNCTION boards.invalidate_caches(oid)
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp;

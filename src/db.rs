@@ -1,9 +1,12 @@
-//! Small SPI helpers shared by the SQL-facing modules. Every query runs with
-//! `search_path = pg_catalog, pg_temp`, whoever calls and whatever their `search_path`: most
-//! run inside SECURITY DEFINER functions, where a caller's operator or function of the same
-//! name would otherwise run with the owner's rights. Pinning it here, around each query, lets
-//! the hot context functions skip a per-call `SET search_path` (they run no query when their
-//! caches answer).
+//! Small SPI helpers shared by the SQL-facing modules. Every query runs with the settings it
+//! was written for, whoever calls and whatever their session set: `search_path = pg_catalog,
+//! pg_temp` (most run inside SECURITY DEFINER functions, where a caller's operator or function
+//! of the same name would otherwise run with the owner's rights), no JIT, and the planner's
+//! `enable_*` and cost settings at their defaults (a session's `enable_sort = off` adds a
+//! penalty cost that pushes catalog queries over `jit_above_cost`, and each DDL statement then
+//! JIT-compiles them: issue 21). Pinning them here, around each query, is what a function's
+//! `SET` clause does, but only where a query actually runs: the hot context functions skip a
+//! per-call `SET` (they run no query when their caches answer).
 
 use pgrx::datum::DatumWithOid;
 use pgrx::pg_sys;
@@ -14,33 +17,110 @@ use pgrx::{FromDatum, IntoDatum};
 use crate::error::{ExtError, ExtResult};
 use crate::plan_cache;
 
-/// While alive, `search_path` is `pg_catalog, pg_temp`; the previous value comes back on drop
-/// (on an error, the transaction or subtransaction abort restores it as well).
-struct PinnedSearchPath {
+/// The settings every internal query runs with. Planner switches that do not exist in the
+/// running server version are skipped (see [`known_settings`]).
+const PINNED_SETTINGS: &[(&std::ffi::CStr, &std::ffi::CStr)] = &[
+    (c"search_path", c"pg_catalog, pg_temp"),
+    (c"jit", c"off"),
+    // Catalog lookups on a handful of rows: a parallel plan only adds start-up cost.
+    (c"max_parallel_workers_per_gather", c"0"),
+    (c"plan_cache_mode", c"auto"),
+    (c"enable_async_append", c"on"),
+    (c"enable_bitmapscan", c"on"),
+    (c"enable_gathermerge", c"on"),
+    (c"enable_hashagg", c"on"),
+    (c"enable_hashjoin", c"on"),
+    (c"enable_incremental_sort", c"on"),
+    (c"enable_indexonlyscan", c"on"),
+    (c"enable_indexscan", c"on"),
+    (c"enable_material", c"on"),
+    (c"enable_memoize", c"on"),
+    (c"enable_mergejoin", c"on"),
+    (c"enable_nestloop", c"on"),
+    (c"enable_parallel_append", c"on"),
+    (c"enable_parallel_hash", c"on"),
+    (c"enable_partition_pruning", c"on"),
+    (c"enable_partitionwise_aggregate", c"off"),
+    (c"enable_partitionwise_join", c"off"),
+    (c"enable_presorted_aggregate", c"on"),
+    (c"enable_seqscan", c"on"),
+    (c"enable_sort", c"on"),
+    (c"enable_tidscan", c"on"),
+    (c"enable_group_by_reordering", c"on"),
+    (c"enable_distinct_reordering", c"on"),
+    (c"seq_page_cost", c"1"),
+    (c"random_page_cost", c"4"),
+    (c"cpu_tuple_cost", c"0.01"),
+    (c"cpu_index_tuple_cost", c"0.005"),
+    (c"cpu_operator_cost", c"0.0025"),
+    (c"parallel_setup_cost", c"1000"),
+    (c"parallel_tuple_cost", c"0.1"),
+    (c"effective_cache_size", c"524288"),
+    (c"from_collapse_limit", c"8"),
+    (c"join_collapse_limit", c"8"),
+    (c"geqo", c"on"),
+    (c"constraint_exclusion", c"partition"),
+    (c"cursor_tuple_fraction", c"0.1"),
+];
+
+/// While alive, the [`PINNED_SETTINGS`] are in force; the previous values come back on drop
+/// (on an error, the transaction or subtransaction abort restores them as well).
+pub struct PinnedSettings {
     level: i32,
 }
 
-impl PinnedSearchPath {
-    fn pin() -> Self {
-        // SAFETY: the same steps fmgr takes for a function's `SET search_path` clause.
+thread_local! {
+    /// Bit i set: `PINNED_SETTINGS[i]` exists in this server (looked up once per backend).
+    static KNOWN_SETTINGS: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
+}
+
+/// Which of the [`PINNED_SETTINGS`] this server version has (`enable_memoize` appeared in 14,
+/// `enable_presorted_aggregate` in 16...): setting an unknown one is an error.
+fn known_settings() -> u64 {
+    const _: () = assert!(PINNED_SETTINGS.len() <= 64);
+    KNOWN_SETTINGS.with(|cell| {
+        if let Some(mask) = cell.get() {
+            return mask;
+        }
+        let mut mask = 0u64;
+        for (i, (name, _)) in PINNED_SETTINGS.iter().enumerate() {
+            // SAFETY: a lookup by name; missing_ok returns NULL for an unknown setting.
+            if unsafe { !pg_sys::GetConfigOption(name.as_ptr(), true, false).is_null() } {
+                mask |= 1 << i;
+            }
+        }
+        cell.set(Some(mask));
+        mask
+    })
+}
+
+impl PinnedSettings {
+    pub fn pin() -> Self {
+        let known = known_settings();
+        // SAFETY: the same steps fmgr takes for a function's `SET` clauses.
         unsafe {
             let level = pg_sys::NewGUCNestLevel();
-            pg_sys::set_config_option(
-                c"search_path".as_ptr(),
-                c"pg_catalog, pg_temp".as_ptr(),
-                pg_sys::GucContext::PGC_USERSET,
-                pg_sys::GucSource::PGC_S_SESSION,
-                pg_sys::GucAction::GUC_ACTION_SAVE,
-                true,
-                0,
-                false,
-            );
-            PinnedSearchPath { level }
+            for (i, (name, value)) in PINNED_SETTINGS.iter().enumerate() {
+                if known & (1 << i) == 0 {
+                    continue;
+                }
+                pg_sys::set_config_option(
+                    name.as_ptr(),
+                    value.as_ptr(),
+                    pg_sys::GucContext::PGC_USERSET,
+                    pg_sys::GucSource::PGC_S_SESSION,
+                    pg_sys::GucAction::GUC_ACTION_SAVE,
+                    true,
+                    0,
+                    false,
+                );
+            }
+            PinnedSettings { level }
         }
     }
 }
 
-impl Drop for PinnedSearchPath {
+impl Drop for PinnedSettings {
     fn drop(&mut self) {
         // SAFETY: pops exactly the nest level `pin` pushed.
         unsafe { pg_sys::AtEOXact_GUC(!std::thread::panicking(), self.level) };
@@ -48,7 +128,7 @@ impl Drop for PinnedSearchPath {
 }
 
 fn pinned<R>(f: impl FnOnce() -> R) -> R {
-    let _pin = PinnedSearchPath::pin();
+    let _pin = PinnedSettings::pin();
     f()
 }
 

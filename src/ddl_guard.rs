@@ -15,34 +15,11 @@ use pgrx::pg_sys;
 use pgrx::prelude::*;
 
 use crate::db;
+use crate::ddl_scope;
 use crate::error::{ExtError, ExtResult, SqlResult};
 use crate::grants;
 use crate::policy::{self, OwnDdl, DEFAULT_TENANT_COLUMN};
 use crate::settings;
-
-/// Tables the current DDL command created or altered that carry an unprotected
-/// `tenant_id uuid` column.
-fn auto_protect_candidates() -> ExtResult<Vec<(pg_sys::Oid, String)>> {
-    db::rows(
-        "SELECT DISTINCT c.oid, c.oid::regclass::text
-         FROM pg_catalog.pg_event_trigger_ddl_commands() d
-         JOIN pg_catalog.pg_class c ON c.oid = d.objid
-         JOIN pg_catalog.pg_attribute a
-           ON a.attrelid = c.oid AND a.attname = $1 AND a.atttypid = 'uuid'::regtype
-              AND a.attnum > 0 AND NOT a.attisdropped
-         WHERE d.classid = 'pg_catalog.pg_class'::regclass
-           AND d.command_tag IN ('CREATE TABLE', 'CREATE TABLE AS', 'SELECT INTO', 'ALTER TABLE')
-           AND c.relkind IN ('r', 'p') AND c.relpersistence <> 't'
-           AND NOT EXISTS (SELECT FROM boards.protected_tables r WHERE r.tbl = c.oid)",
-        &[DEFAULT_TENANT_COLUMN.into()],
-        |row| {
-            Ok((
-                row.get::<pg_sys::Oid>(1)?.unwrap_or(pg_sys::Oid::INVALID),
-                row.get::<String>(2)?.unwrap_or_default(),
-            ))
-        },
-    )
-}
 
 /// A materialized view stores rows: row-level security cannot filter what it holds, so one
 /// over tenant tables (directly or through views) hands whatever tenant refreshed it to
@@ -187,52 +164,91 @@ fn on_ddl_command_end() -> ExtResult<()> {
         return Ok(());
     }
     let superuser = outer_user_is_superuser();
+    let scope = ddl_scope::current_command()?;
+    let candidates = scope.registry_candidates();
+    let mut registered = if candidates.is_empty() {
+        Vec::new()
+    } else {
+        policy::states_of(Some(candidates))?
+    };
     if settings::AUTO_PROTECT.get() && !loading_a_dump(superuser) {
-        for (oid, name) in auto_protect_candidates()? {
-            policy::protect(oid, DEFAULT_TENANT_COLUMN, false)?;
-            pgrx::notice!("boards_tenant: protected new table {name} on {DEFAULT_TENANT_COLUMN}");
-        }
-    }
-    refuse_materialized_views(superuser)?;
-    guard_extension_tables()?;
-    for state in policy::states(None)? {
-        if !state.exists {
-            continue;
-        }
-        let revoked = {
-            let _own = OwnDdl::begin();
-            policy::revoke_grants(&state)?
-        };
-        if !revoked.is_empty() {
-            pgrx::warning!(
-                "boards_tenant: revoked {} on protected table {}: TRUNCATE bypasses row level security, a trigger runs in every tenant's session, a foreign key probes every tenant's keys",
-                revoked.join(", "),
-                state.table
-            );
-        }
-        if state.isolation_broken() {
-            let problems = state
-                .problems()
-                .into_iter()
-                .filter(|p| !p.contains(" is granted"))
-                .collect::<Vec<_>>()
-                .join("; ");
-            if superuser {
-                pgrx::warning!(
-                    "boards_tenant: table {} is no longer isolated by tenant: {problems}",
-                    state.table
+        for relation in &scope.relations {
+            let new_tenant_table = relation.protectable
+                && relation.may_gain_tenant_column
+                && relation.has_tenant_column
+                && !registered.iter().any(|s| s.oid == relation.oid && s.exists);
+            if new_tenant_table {
+                policy::protect(relation.oid, DEFAULT_TENANT_COLUMN, false)?;
+                pgrx::notice!(
+                    "boards_tenant: protected new table {} on {DEFAULT_TENANT_COLUMN}",
+                    relation.name
                 );
-            } else {
-                return Err(ExtError::Forbidden {
-                    message: format!("table {} is protected by boards_tenant", state.table),
-                    detail: Some(format!(
-                        "This change would break tenant isolation: {problems}."
-                    )),
-                });
             }
         }
     }
+    if scope.fills_materialized_view {
+        refuse_materialized_views(superuser)?;
+    }
+    if scope.grants_on_tables || scope.touches_extension_tables() {
+        guard_extension_tables()?;
+    }
+    // GRANT does not say which tables it granted on: every protected table is checked then
+    // (a registry-sized query, for GRANT ... ON TABLE only).
+    if scope.grants_on_tables {
+        registered = policy::states_of(None)?;
+    }
+    for state in registered {
+        guard_protected_table(&state, superuser)?;
+    }
     Ok(())
+}
+
+/// A protected table the command touched: grants that reach other tenants are revoked, and a
+/// change that breaks isolation is refused (superusers: a warning).
+fn guard_protected_table(state: &policy::ProtectionState, superuser: bool) -> ExtResult<()> {
+    if !state.exists {
+        return Ok(());
+    }
+    let revoked = {
+        let _own = OwnDdl::begin();
+        policy::revoke_grants(state)?
+    };
+    if !revoked.is_empty() {
+        pgrx::warning!(
+            "boards_tenant: revoked {} on protected table {}: TRUNCATE bypasses row level security, a trigger runs in every tenant's session, a foreign key probes every tenant's keys",
+            revoked.join(", "),
+            state.table
+        );
+    }
+    if !state.isolation_broken() {
+        return Ok(());
+    }
+    let problems = state
+        .problems()
+        .into_iter()
+        .filter(|p| !p.contains(" is granted"))
+        .collect::<Vec<_>>()
+        .join("; ");
+    if superuser {
+        pgrx::warning!(
+            "boards_tenant: table {} is no longer isolated by tenant: {problems}",
+            state.table
+        );
+        return Ok(());
+    }
+    Err(ExtError::Forbidden {
+        message: format!("table {} is protected by boards_tenant", state.table),
+        detail: Some(format!(
+            "This change would break tenant isolation: {problems}."
+        )),
+    })
+}
+
+fn on_sql_drop() -> ExtResult<()> {
+    if OwnDdl::active() {
+        return Ok(());
+    }
+    ddl_scope::record_dropped_objects()
 }
 
 #[pg_schema]
@@ -242,6 +258,14 @@ mod boards {
     /// Called by the event trigger function; not for direct use (EXECUTE is not granted).
     #[pg_extern(volatile, parallel_unsafe)]
     fn on_ddl_command_end_internal() -> SqlResult<()> {
+        let _pinned = db::PinnedSettings::pin();
         Ok(on_ddl_command_end()?)
+    }
+
+    /// Called by the `sql_drop` event trigger function; not for direct use.
+    #[pg_extern(volatile, parallel_unsafe)]
+    fn on_sql_drop_internal() -> SqlResult<()> {
+        let _pinned = db::PinnedSettings::pin();
+        Ok(on_sql_drop()?)
     }
 }

@@ -18,6 +18,7 @@ mod blocks;
 mod context;
 mod db;
 mod ddl_guard;
+mod ddl_scope;
 mod diagnostics;
 mod error;
 mod grants;

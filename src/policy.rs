@@ -140,6 +140,12 @@ fn policy_expr_suffix(schema: Option<&str>) -> String {
 
 /// State of every registered table (or of one), in one catalog query.
 pub fn states(only: Option<pg_sys::Oid>) -> ExtResult<Vec<ProtectionState>> {
+    states_of(only.map(|tbl| vec![tbl]))
+}
+
+/// State of the registered tables among `tables` (every registered table for `None`), in one
+/// catalog query: the DDL guard asks only about the tables a command touched.
+pub fn states_of(tables: Option<Vec<pg_sys::Oid>>) -> ExtResult<Vec<ProtectionState>> {
     let schema = db::extension_schema()?;
     let sql = r#"
         SELECT r.tbl::oid, r.tbl::text, r.tenant_column::text, r.builtin, r.protected_at,
@@ -191,12 +197,12 @@ pub fn states(only: Option<pg_sys::Oid>) -> ExtResult<Vec<ProtectionState>> {
                      ORDER BY 1)
         FROM boards.protected_tables r
         LEFT JOIN pg_catalog.pg_class c ON c.oid = r.tbl
-        WHERE $1::oid IS NULL OR r.tbl = $1::oid
+        WHERE $1::oid[] IS NULL OR r.tbl = ANY ($1::oid[]::regclass[])
         ORDER BY r.tbl::text"#;
     db::rows(
         sql,
         &[
-            only.into(),
+            tables.into(),
             "(".into(),
             policy_expr_suffix(Some(&schema)).into(),
             function_call(Some(&schema)).into(),

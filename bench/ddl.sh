@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The DDL benchmark (issue 21): milliseconds the extension adds per DDL statement, against
+# the same statements in a database without it, at several catalog sizes, protected-table
+# counts and with hostile session settings. Not a test: prints a table, writes nothing else.
+#
+#   bash bench/ddl.sh [--sizes "0 10000 50000"] [--protected "10 1000"] [--statements 100]
+#                     [--repeat 3]
+#
+# Uses the PostgreSQL of $PG_CONFIG (scripts/lib.sh: use_pg) with the extension installed in
+# it (install_extension), in a throwaway cluster. Run as root (the server runs as postgres).
+set -euo pipefail
+BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+source "$BENCH_DIR/../scripts/lib.sh"
+: "${PG_CONFIG:?set PG_CONFIG (source scripts/lib.sh; use_pg 15 /path/to/pg_config)}"
+trap stop_cluster EXIT
+# One DO block creates thousands of tables: each holds a lock until it commits.
+start_cluster "max_locks_per_transaction = 1024" "shared_buffers = 512MB" "fsync = off"
+PATH="$("$PG_CONFIG" --bindir):$PATH" python3 "$BENCH_DIR/ddl/ddl.py" \
+    --command "bash bench/ddl.sh $*" "$@"
