@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The DDL benchmark (issue 21): milliseconds the extension adds per DDL statement, against
+# The DDL benchmark: milliseconds the extension adds per DDL statement, against
 # the same statements in a database without it, at several catalog sizes, protected-table
 # counts and with hostile session settings. Not a test: prints a table, writes nothing else.
 #

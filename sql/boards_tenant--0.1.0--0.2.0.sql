@@ -322,7 +322,7 @@ GRANT EXECUTE ON FUNCTION @extschema@.boards_set_tenant(text, boolean) TO boards
 ALTER FUNCTION @extschema@.boards_set_tenant(text, boolean)
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 
--- Issue 14 (points 1-3): issuer-bound, audience-bound and tenant-scoped keys, JWKS sync
+-- Identity providers: issuer-bound, audience-bound and tenant-scoped keys, JWKS sync
 -- (sql/schema.sql, src/keys.rs, src/jwks_sync.rs). A kid is unique per issuer only; the
 -- existing keys stay unbound, managed by hand.
 ALTER TABLE boards.jwt_keys DROP CONSTRAINT jwt_keys_pkey;
@@ -434,7 +434,7 @@ ALTER FUNCTION @extschema@.boards_jwt_sync_jwks(jsonb, text, text[], interval, t
 ALTER FUNCTION @extschema@.boards_jwt_keys()
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 
--- Issue 14 (points 4-6): revocation that sticks, roles in policies, invitations. The tables
+-- Members, roles and invitations: revocation that sticks, roles in policies, invitations. The tables
 -- and the caller's block check as sql/membership.sql creates them, the trigger and privileges
 -- of sql/finalize.sql, and the new functions of src/roles.rs, src/members.rs,
 -- src/invitations.rs and src/blocks.rs.
@@ -687,7 +687,7 @@ ALTER FUNCTION @extschema@.boards_tenant_purge_invitations()
     SECURITY DEFINER SET search_path = pg_catalog, pg_temp;
 
 
--- issue 21: DDL at PostgreSQL's own cost. The ddl_command_end trigger fires only for the
+-- DDL at PostgreSQL's own cost. The ddl_command_end trigger fires only for the
 -- commands that can create or change a table, policy, grant, view, rule or trigger, and the
 -- sql_drop trigger calls into the library, which looks only at what was dropped. An event
 -- trigger cannot be altered to add a filter: both are dropped and created again exactly as a

@@ -29,7 +29,7 @@ CREATE TRIGGER subject_blocks_changed
     FOR EACH STATEMENT EXECUTE FUNCTION boards.table_changed();
 
 -- DDL: auto-protection of new tenant tables and the guard that keeps protected tables protected.
--- The section of sql/boards_tenant--0.1.0--0.2.0.sql headed "issue 21" repeats this block: keep
+-- The section of sql/boards_tenant--0.1.0--0.2.0.sql headed "DDL at PostgreSQL's own cost" repeats this block: keep
 -- them the same (tests/tests/upgrade.rs compares the event triggers and their tags).
 CREATE FUNCTION boards.ddl_command_end() RETURNS event_trigger
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $$

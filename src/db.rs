@@ -4,7 +4,7 @@
 //! of the same name would otherwise run with the owner's rights), no JIT, and the planner's
 //! `enable_*` and cost settings at their defaults (a session's `enable_sort = off` adds a
 //! penalty cost that pushes catalog queries over `jit_above_cost`, and each DDL statement then
-//! JIT-compiles them: issue 21). Pinning them here, around each query, is what a function's
+//! JIT-compiles them). Pinning them here, around each query, is what a function's
 //! `SET` clause does, but only where a query actually runs: the hot context functions skip a
 //! per-call `SET` (they run no query when their caches answer).
 

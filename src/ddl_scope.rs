@@ -1,7 +1,7 @@
 //! What one DDL command touched, read from `pg_event_trigger_ddl_commands()` and
 //! `pg_event_trigger_dropped_objects()` and the catalog rows of those objects only: the DDL
 //! guard (`ddl_guard.rs`) looks at nothing else, so its cost does not grow with the catalog or
-//! the registry (issue 21), and a command on an object that is not and cannot become protected
+//! the registry, and a command on an object that is not and cannot become protected
 //! never reads `boards.protected_tables` (no lock on it to hold until commit).
 //!
 //! Deciding "cannot be protected" without the registry: a protected table keeps row-level

@@ -1,4 +1,4 @@
-//! The audit's key checks (issue 14): keys bound to no issuer while several issuers are
+//! The audit's key checks: keys bound to no issuer while several issuers are
 //! configured (any such key verifies tokens naming every issuer, so one provider's key can
 //! speak for another's users), and tenant-scoped keys naming tenants that no longer exist
 //! (such a key fails closed, but its restriction no longer says what was meant).

@@ -1,4 +1,4 @@
-//! DDL at PostgreSQL's own cost (issue 21): the event triggers look only at what a command
+//! DDL at PostgreSQL's own cost: the event triggers look only at what a command
 //! touched, internal queries run with the planner settings they were written for whatever the
 //! session set, a DDL statement on an object that cannot be protected takes no lock on the
 //! extension's tables, and a slice of the DDL forms PostgreSQL supports behaves exactly as it

@@ -1,4 +1,4 @@
-//! Issue 14, points 1-3, attacked as the app role: issuer-bound keys (a token of one identity
+//! Identity providers, attacked as the app role: issuer-bound keys (a token of one identity
 //! provider never passes as another's, also with the same kid), audiences bound to keys (the
 //! global settings stay a floor), tenant-scoped keys (a bring-your-own IdP reaches only its
 //! tenants, by every resolution strategy) and `boards_jwt_sync_jwks` (rotation with grace,

@@ -245,7 +245,7 @@ fn the_audit_runs_on_a_standby() {
         .unwrap_or_else(|e| panic!("the audit document on a standby: {}", error_text(&e)));
 }
 
-/// Issue 14, point 4: a removal, a demotion and a platform-wide block made on the primary end
+/// Revocation that sticks: a removal, a demotion and a platform-wide block made on the primary end
 /// (or lower) the contexts of standby sessions already set, from their next statement after
 /// replay; a removed member's still-valid token gets no context on the standby either.
 #[test]
