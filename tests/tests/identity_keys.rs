@@ -317,6 +317,27 @@ fn a_tenant_scoped_key_reaches_no_other_tenant_by_invitation_registration_or_a_l
         .unwrap()
         .get(0);
     assert_eq!(tenant, None);
+
+    // The same from a REPEATABLE READ transaction whose snapshot predates the narrowing.
+    exec(
+        &mut admin,
+        "SELECT boards_jwt_restrict_key('byo', ARRAY['globex', 'acme'])",
+    );
+    exec(&mut app, "BEGIN ISOLATION LEVEL REPEATABLE READ");
+    assert_eq!(set_from_jwt(&mut app, &in_acme, None).unwrap(), "acme");
+    exec(
+        &mut admin,
+        "SELECT boards_jwt_restrict_key('byo', ARRAY['globex'])",
+    );
+    let tenant: Option<String> = app
+        .query_one("SELECT boards_current_tenant_slug()", &[])
+        .unwrap()
+        .get(0);
+    assert_eq!(
+        tenant, None,
+        "an open transaction's snapshot keeps a narrowed key's tenant"
+    );
+    exec(&mut app, "ROLLBACK");
 }
 
 #[test]
