@@ -73,7 +73,8 @@ def measure(scripts, pgbench_cmd, pgdata, log):
     """Instructions per transaction of every script (a dict key -> int). `pgbench_cmd(script,
     transactions)` builds the pgbench command line of one client running that many
     transactions. The cluster at `pgdata` is restarted under callgrind and, at the end, normally."""
-    # BENCH_CALLGRIND_KEEP=DIR keeps each scenario's long run for callgrind_annotate.
+    # BENCH_CALLGRIND_KEEP=DIR keeps both runs of each scenario (callgrind.<key>.<short|long>):
+    # bench/callgrind_diff.py turns two scenarios' pairs into per-function costs per transaction.
     keep = os.environ.get("BENCH_CALLGRIND_KEEP")
     if keep:
         os.makedirs(keep, exist_ok=True)
@@ -100,8 +101,9 @@ def measure(scripts, pgbench_cmd, pgdata, log):
                 subprocess.run(pgbench_cmd(s, n), check=True, capture_output=True)
                 path = _backend_file(outdir, seen)
                 totals.append(_total(path))
-                if keep and n == LONG:
-                    shutil.copy(path, os.path.join(keep, f"callgrind.{s.key}"))
+                if keep:
+                    run = "short" if n == SHORT else "long"
+                    shutil.copy(path, os.path.join(keep, f"callgrind.{s.key}.{run}"))
             result[s.key] = round((totals[1] - totals[0]) / (LONG - SHORT))
             log(f"  {s.key}: {result[s.key]:,} instructions per transaction")
         return result

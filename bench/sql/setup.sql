@@ -34,16 +34,22 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE RETURN 'bench-' || lpad(t::text, 5, '0');
 -- Pre-minted tokens (bench/bench.py signs them with the harness's fixture keys) and, for the
 -- PostgREST pattern, the JSON of their claims and the tenant id an application would take
 -- from them (the floor binds it as a parameter). alg: HS256, RS256, ES256, EdDSA (tenant
--- tokens), MEM (HS256 identity tokens for the memory scenario), REG (registration subjects).
+-- tokens), WARM (HS256 tokens of the same members, to warm a backend's membership cache), MEM
+-- (HS256 identity tokens for the memory scenario), REG (registration subjects). t is the
+-- tenant's number (for bench.board_id), tenant_id its id.
 CREATE TABLE bench.tokens (
     alg       text NOT NULL,
     n         int  NOT NULL,
     token     text NOT NULL,
     claims    text NOT NULL,
+    t         int,
     tenant_id uuid,
     PRIMARY KEY (alg, n)
 );
 GRANT SELECT ON bench.tokens TO PUBLIC;
+-- The fresh-token scenarios take the pool's tokens in order from this sequence.
+CREATE SEQUENCE bench.fresh_pick;
+GRANT USAGE ON SEQUENCE bench.fresh_pick TO PUBLIC;
 
 -- One set-based pass per table for tenants t_from..t_to: per tenant `users` users (user 1 is
 -- the owner), `boards_n` boards, `members` board memberships, `generations` generations.
