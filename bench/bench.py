@@ -395,6 +395,24 @@ def run_group(cfg, name, scripts):
         log(f"  round {r + 1}/{cfg.rounds}: " + ", ".join(f"{s.key} {s.tps[-1]:.0f}" for s in scripts))
 
 
+# The context statement of txn_verified.sql, by form. "field": one field of the result in the
+# select list (what the scenarios use); "record": the whole composite as one column; "from":
+# the function in FROM with its columns listed, as the HTTP gateway sends it.
+CONTEXT_CALLS = {
+    "field": "SELECT (boards_set_tenant_from_jwt(token, NULL, true)).tenant_id, t FROM bench.tokens "
+             "WHERE alg = '@ALG@' AND n = @PICK@",
+    "record": "SELECT boards_set_tenant_from_jwt(token, NULL, true) AS context, t FROM bench.tokens "
+              "WHERE alg = '@ALG@' AND n = @PICK@",
+    "from": "SELECT c.tenant_id, c.tenant_slug, c.user_id, c.subject, c.source, k.t FROM bench.tokens k, "
+            "boards_set_tenant_from_jwt(k.token, NULL, true) c WHERE k.alg = '@ALG@' AND k.n = @PICK@",
+}
+
+
+def verified(key, label, pick, alg, form="field", **kw):
+    call = CONTEXT_CALLS[form].replace("@ALG@", alg).replace("@PICK@", pick)
+    return Script(key, label, "txn_verified.sql", kw.pop("clients"), subs={"CONTEXT": call}, **kw)
+
+
 def scenario_scripts(cfg):
     c = cfg.clients
     # Fresh: the next token of the pool, in order (a sequence shared by the clients), so no token
@@ -429,9 +447,14 @@ def scenario_scripts(cfg):
                 target = TARGET_FRESH_HS256 if alg == "HS256" else None
             else:
                 target = TARGET_REPEATED
-            group.append(Script(f"{mode}_{alg.lower()}", f"verified {alg}, is_local", "txn_verified.sql", c,
-                                subs={"PICK": pick, "ALG": alg}, baseline=base, target=target))
+            group.append(verified(f"{mode}_{alg.lower()}", f"verified {alg}, is_local", pick, alg,
+                                  clients=c, baseline=base, target=target))
         groups[f"2-{mode}"] = group
+    groups["3-call-forms"] = [
+        Script("forms_postgrest", "PostgREST pattern: set_config(claims) + hand filter", "txn_postgrest.sql", c,
+               subs={"PICK": repeated}),
+    ] + [verified(f"forms_{form}", f"repeated HS256, context call as {form}", repeated, "HS256", form,
+                  clients=c, baseline="forms_postgrest") for form in CONTEXT_CALLS]
     groups["4-register"] = [
         Script("register_1", "registrations, 1 client", "register.sql", 1),
         Script("register_8", "registrations, 8 clients", "register.sql", 8),

@@ -81,13 +81,30 @@ for s in "${scenarios[@]}"; do
     BENCH_FILE="$WORK/$s.tsv" wrk -t"$threads" -c"$connections" -d2s -s "$BENCH_DIR/gateway/request.lua" "$BASE" >/dev/null
 done
 step "Measuring: $rounds rounds x ${#scenarios[@]} scenarios x ${duration}s, wrk -t$threads -c$connections, pool $pool"
-declare -A results
+declare -A results cpu_gateway cpu_cluster cpu_cluster_sys cpu_wrk
+HZ=$(getconf CLK_TCK)
+# The shell's children's CPU (the second line of `times`, "XmY.YYYs XmZ.ZZZs") in ticks; only
+# wrk runs between the two snapshots, which are taken by the builtin in this shell itself.
+children_ticks() { tail -1 "$1" | awk -v hz="$HZ" '{gsub(/[ms]/, " "); print int(($1 * 60 + $2 + $3 * 60 + $4) * hz)}'; }
 for r in $(seq "$rounds"); do
     order=("${scenarios[@]:$(( (r - 1) % ${#scenarios[@]} ))}" "${scenarios[@]:0:$(( (r - 1) % ${#scenarios[@]} ))}")
     for s in "${order[@]}"; do
-        out=$(BENCH_FILE="$WORK/$s.tsv" wrk -t"$threads" -c"$connections" -d"${duration}s" \
-              -s "$BENCH_DIR/gateway/request.lua" "$BASE")
+        read -r gw0 pg0 pgsys0 < <(python3 "$BENCH_DIR/gateway/cpu.py" "$GATEWAY_PID" "$CLUSTER_DIR/data")
+        times >"$WORK/times0"
+        BENCH_FILE="$WORK/$s.tsv" wrk -t"$threads" -c"$connections" -d"${duration}s" \
+            -s "$BENCH_DIR/gateway/request.lua" "$BASE" >"$WORK/wrk.out"
+        times >"$WORK/times1"
+        wrk0=$(children_ticks "$WORK/times0") wrk1=$(children_ticks "$WORK/times1")
+        read -r gw1 pg1 pgsys1 < <(python3 "$BENCH_DIR/gateway/cpu.py" "$GATEWAY_PID" "$CLUSTER_DIR/data")
+        out=$(cat "$WORK/wrk.out")
         rps=$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")
+        requests=$(awk '/requests in/ {print $1}' <<<"$out")
+        # CPU microseconds per request: the gateway, the cluster (every backend), wrk.
+        per_request() { awk -v t="$1" -v n="$requests" -v hz="$HZ" 'BEGIN {printf "%.1f", t * 1e6 / hz / n}'; }
+        cpu_gateway[$s]="${cpu_gateway[$s]:-} $(per_request $((gw1 - gw0)))"
+        cpu_cluster[$s]="${cpu_cluster[$s]:-} $(per_request $((pg1 - pg0)))"
+        cpu_cluster_sys[$s]="${cpu_cluster_sys[$s]:-} $(per_request $((pgsys1 - pgsys0)))"
+        cpu_wrk[$s]="${cpu_wrk[$s]:-} $(per_request $((wrk1 - wrk0)))"
         bad=$(awk '/^bad_responses/ {print $2}' <<<"$out")
         if [ "${bad:-1}" != 0 ]; then
             echo "$s: $bad responses were not 200" >&2; echo "$out" >&2; exit 1
@@ -106,6 +123,16 @@ for e in point list; do
     name=$([ "$e" = point ] && echo 'GET /api/boards/{id}' || echo "GET /api/boards ($boards rows)")
     awk -v n="$name" -v u="$u" -v r="$rep" -v f="$fr" \
         'BEGIN {printf "| %s | %.0f req/s | %.0f req/s | %.0f req/s | **%.2fx** | %.2fx |\n", n, u, r, f, r/u, f/u}'
+done
+echo
+echo "Where a request's time goes: CPU microseconds per request (user + system, medians of the rounds;"
+echo "/proc/<pid>/stat of the gateway, of the postmaster and its children, and of wrk)."
+echo
+echo "| scenario | gateway | PostgreSQL | of which system (kernel) | wrk | total |"
+echo "| --- | --- | --- | --- | --- | --- |"
+for s in "${scenarios[@]}"; do
+    g=$(median "${cpu_gateway[$s]}"); p=$(median "${cpu_cluster[$s]}"); k=$(median "${cpu_cluster_sys[$s]}"); w=$(median "${cpu_wrk[$s]}")
+    awk -v s="$s" -v g="$g" -v p="$p" -v k="$k" -v w="$w" 'BEGIN {printf "| %s | %.1f | %.1f | %.1f | %.1f | %.1f |\n", s, g, p, k, w, g + p + w}'
 done
 echo
 echo "Medians of $rounds rounds; $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), gateway, PostgreSQL $("$PG_CONFIG" --version | awk '{print $2}') and wrk on the same machine."

@@ -98,7 +98,9 @@ def measure(scripts, pgbench_cmd, pgdata, log):
         for s in scripts:
             totals = []
             for n in (SHORT, LONG):
-                subprocess.run(pgbench_cmd(s, n), check=True, capture_output=True)
+                run = subprocess.run(pgbench_cmd(s, n), capture_output=True, text=True)
+                if run.returncode != 0:
+                    raise RuntimeError(f"pgbench {s.key} failed ({run.returncode}):\n{run.stdout}{run.stderr}")
                 path = _backend_file(outdir, seen)
                 totals.append(_total(path))
                 if keep:

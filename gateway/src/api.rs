@@ -33,10 +33,21 @@ pub struct Caller {
 }
 
 impl Caller {
+    /// A tenant context for the request's statements.
     fn tenant(self) -> Auth {
         Auth::Tenant {
             token: self.token,
             x_tenant: self.x_tenant,
+            describe: false,
+        }
+    }
+
+    /// A tenant context, and its description in `Outcome::context`.
+    fn described_tenant(self) -> Auth {
+        Auth::Tenant {
+            token: self.token,
+            x_tenant: self.x_tenant,
+            describe: true,
         }
     }
 
@@ -150,7 +161,7 @@ pub async fn me(State(state): State<AppState>, caller: Caller) -> Result<Json<Me
     let outcome = state
         .db
         .transact(
-            caller.tenant(),
+            caller.described_tenant(),
             vec![Stmt::new(
                 "SELECT (SELECT u.role FROM boards.users u WHERE u.id = public.boards_current_user_id()), \
                         public.boards_is_operator()",
