@@ -12,6 +12,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::error::{CoreError, TokenError};
+use crate::hmac_verifier::HmacVerifier;
 use crate::json;
 use crate::jwk::parse_jwk;
 use crate::key_material::{self, ParsedKey};
@@ -276,6 +277,8 @@ pub struct VerificationKey {
     alg: Algorithm,
     format: KeyFormat,
     key: DecodingKey,
+    /// For an HMAC key, its keyed state, prepared once (`hmac_verifier.rs`).
+    hmac: Option<HmacVerifier>,
     secret_len: Option<usize>,
     material_len: usize,
     binding: KeyBinding,
@@ -329,11 +332,16 @@ impl VerificationKey {
             (KeyFormat::Pem, _) => key_material::from_pem(alg, material)?,
             (KeyFormat::Jwk, _) => jwk_key(alg, material)?,
         };
+        let hmac = decoding
+            .try_get_hmac_secret()
+            .ok()
+            .and_then(|secret| HmacVerifier::new(alg, secret));
         Ok(VerificationKey {
             kid: kid.to_owned(),
             alg,
             format,
             key: decoding,
+            hmac,
             secret_len,
             material_len: material.len(),
             binding: KeyBinding::default(),
@@ -405,6 +413,9 @@ impl VerificationKey {
     }
 
     fn verifies(&self, signing_input: &str, signature_b64: &str) -> bool {
+        if let Some(hmac) = &self.hmac {
+            return hmac.verifies(signing_input.as_bytes(), signature_b64);
+        }
         // Err means the key could not be used for this algorithm: not a valid signature.
         jsonwebtoken::crypto::verify(
             signature_b64,

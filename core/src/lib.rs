@@ -21,6 +21,7 @@ pub mod cache;
 pub mod claims;
 pub mod context;
 pub mod error;
+mod hmac_verifier;
 mod json;
 mod jwk;
 pub mod jwks;
