@@ -28,7 +28,7 @@ pub struct Context {
 
 /// The wire form; unknown members are refused, so a context cannot carry more than its
 /// reader understands.
-#[derive(Serialize, Deserialize)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Wire {
     v: u32,
@@ -48,17 +48,38 @@ struct Wire {
     claims: Map<String, Value>,
 }
 
+/// [`Wire`] borrowing the context's fields, for encoding: the same document (field for field,
+/// in the same order, with the same omissions), without copying the claims first. A fresh
+/// token's context is encoded once per call; the copy was a third of that cost.
+#[derive(Serialize)]
+struct WireRef<'a> {
+    v: u32,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tenant_id: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tenant_slug: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    user_id: Option<Uuid>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    subject: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    source: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    kid: Option<&'a str>,
+    claims: &'a Map<String, Value>,
+}
+
 impl Context {
     pub fn encode(&self) -> String {
-        let wire = Wire {
+        let wire = WireRef {
             v: CONTEXT_VERSION,
             tenant_id: self.tenant_id,
-            tenant_slug: self.tenant_slug.clone(),
+            tenant_slug: self.tenant_slug.as_deref(),
             user_id: self.user_id,
-            subject: self.subject.clone(),
-            source: self.source.clone(),
-            kid: self.kid.clone(),
-            claims: self.claims.clone(),
+            subject: self.subject.as_deref(),
+            source: self.source.as_deref(),
+            kid: self.kid.as_deref(),
+            claims: &self.claims,
         };
         // Serialising this struct cannot fail (string keys, no custom serializers); should it
         // ever, an empty string decodes as an error, which fails closed.
