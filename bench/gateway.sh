@@ -134,5 +134,37 @@ for s in "${scenarios[@]}"; do
     g=$(median "${cpu_gateway[$s]}"); p=$(median "${cpu_cluster[$s]}"); k=$(median "${cpu_cluster_sys[$s]}"); w=$(median "${cpu_wrk[$s]}")
     awk -v s="$s" -v g="$g" -v p="$p" -v k="$k" -v w="$w" 'BEGIN {printf "| %s | %.1f | %.1f | %.1f | %.1f | %.1f |\n", s, g, p, k, w, g + p + w}'
 done
+# The same transactions without HTTP: pgbench -M prepared as the app role, one tenant's token and
+# board, server CPU per transaction (cpu.py around each run). What one more statement costs the
+# server, whatever it does: the PostgREST pattern's set_config statement against ours.
+read -r _ TOKEN < <(head -1 "$WORK/point_repeated.tsv" | cut -f3)
+BOARD=$(head -1 "$WORK/point_repeated.tsv" | cut -f1 | sed 's|^/api/boards/||')
+TENANT=$(head -1 "$WORK/point_unverified.tsv" | cut -f3)
+declare -A server_cpu
+for r in $(seq "$rounds"); do
+    for t in unverified postgrest verified; do
+        read -r _ pg0 _ < <(python3 "$BENCH_DIR/gateway/cpu.py" "$GATEWAY_PID" "$CLUSTER_DIR/data")
+        out=$(pgbench -n -M prepared -c 2 -j 2 -T "$duration" -U bench_app -D token="$TOKEN" -D bid="$BOARD" \
+              -D tid="$TENANT" -f "$BENCH_DIR/gateway/transactions/$t.sql" postgres 2>&1)
+        read -r _ pg1 _ < <(python3 "$BENCH_DIR/gateway/cpu.py" "$GATEWAY_PID" "$CLUSTER_DIR/data")
+        n=$(awk '/number of transactions actually processed/ {split($NF, a, "/"); print a[1]}' <<<"$out")
+        [ -n "$n" ] && [ "$n" -gt 0 ] || { echo "pgbench $t failed:" >&2; echo "$out" >&2; exit 1; }
+        server_cpu[$t]="${server_cpu[$t]:-} $(awk -v t=$((pg1 - pg0)) -v n="$n" -v hz="$HZ" 'BEGIN {printf "%.1f", t * 1e6 / hz / n}')"
+    done
+done
+echo
+echo "The same transactions without HTTP (pgbench -M prepared, 2 clients, ${duration}s, as bench_app):"
+echo "server CPU microseconds per transaction, medians of $rounds rounds."
+echo
+echo "| transaction | statements | server CPU per transaction |"
+echo "| --- | --- | --- |"
+for t in unverified postgrest verified; do
+    case $t in
+        unverified) what="BEGIN; hand-filtered query; COMMIT" ;;
+        postgrest) what="BEGIN; set_config(claims); hand-filtered query; COMMIT" ;;
+        verified) what="BEGIN; boards_set_tenant_from_jwt (repeated token); protected query; COMMIT" ;;
+    esac
+    printf '| %s | %s | %.1f µs |\n' "$t" "$what" "$(median "${server_cpu[$t]}")"
+done
 echo
 echo "Medians of $rounds rounds; $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), gateway, PostgreSQL $("$PG_CONFIG" --version | awk '{print $2}') and wrk on the same machine."

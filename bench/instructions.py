@@ -22,7 +22,7 @@ SHORT, LONG = 200, 1200
 
 
 def _bindir():
-    return subprocess.run(["pg_config", "--bindir"], capture_output=True, text=True,
+    return subprocess.run([os.environ.get("PG_CONFIG", "pg_config"), "--bindir"], capture_output=True, text=True,
                           check=True).stdout.strip()
 
 

