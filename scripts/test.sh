@@ -2,7 +2,7 @@
 # Command B of the README: set up a fresh Debian machine (idempotent) and run every test:
 # the frozen released SQL scripts and the core crate's unit, property and 1,000,000-case fuzz
 # tests once; then, on every supported PostgreSQL (15, Debian's, first; then 14, 16, 17, 18),
-# the in-database tests (cargo pgrx test) and the integration suites against throwaway
+# the in-database tests (cargo pgrx test), the pg_regress suite and the integration suites against throwaway
 # clusters, standbys and PgBouncer that the harness starts and stops itself. On the default
 # version also the rest (crash safety, the CLI, the harness's own tests) and the isolation
 # suites once more on databases upgraded from the first release; last, pg_upgrade 15 -> 17.
@@ -38,6 +38,9 @@ for major in "${versions[@]}"; do
 
     step "PostgreSQL $major: installing the extension for the integration tests"
     install_extension
+
+    step "PostgreSQL $major: pg_regress suite (tests/pg_regress: the SQL surface as specified)"
+    bash scripts/regress.sh
 
     if [ "$major" = "$DEFAULT_PG" ]; then
         step "PostgreSQL $major: integration tests: every suite, the harness, the CLI"

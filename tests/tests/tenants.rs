@@ -5,12 +5,10 @@
 //! the superuser, who sees every tenant's rows.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Barrier};
 use std::thread;
-use std::time::Duration;
 
 use boards_tenant_harness::{jwt, Cluster, TestDb};
-use boards_tenant_tests::{assert_sqlstate, assert_sqlstate_in, error_text, query_text};
+use boards_tenant_tests::{assert_sqlstate, assert_sqlstate_in, error_text, query_text, waits};
 use postgres::types::ToSql;
 use postgres::Client;
 use serde_json::{json, Value};
@@ -988,46 +986,51 @@ fn the_app_role_can_call_no_admin_function() {
 fn concurrent_removals_of_two_owners_leave_one() {
     let db = fresh_db();
     let mut setup = db.admin();
-    // A few rounds: each must end with exactly one owner.
+    // A few rounds, each on a new tenant: each must end with exactly one owner.
     for round in 0..3 {
         let slug = format!("duo-{round}");
         create(&mut setup, "Duo", &slug);
         add_member(&mut setup, &slug, "alice", "owner");
         add_member(&mut setup, &slug, "bob", "owner");
 
-        let barrier = Arc::new(Barrier::new(2));
-        let handles: Vec<_> = ["alice", "bob"]
-            .into_iter()
-            .map(|subject| {
-                let barrier = Arc::clone(&barrier);
-                let mut admin = db.admin();
-                let slug = slug.clone();
-                thread::spawn(move || {
-                    let mut tx = admin
-                        .transaction()
-                        .unwrap_or_else(|e| panic!("BEGIN: {}", error_text(&e)));
-                    barrier.wait();
-                    let result = tx
-                        .execute(
-                            "SELECT boards_tenant_remove_member($1, $2)",
-                            &[&slug, &subject],
-                        )
-                        .map(|_| ());
-                    if result.is_ok() {
-                        // Hold the removal uncommitted a moment, so the other one runs
-                        // while it is in flight.
-                        thread::sleep(Duration::from_millis(200));
-                        tx.commit()
-                            .unwrap_or_else(|e| panic!("COMMIT: {}", error_text(&e)))
-                    }
-                    (subject, result)
-                })
-            })
-            .collect();
-        let results: Vec<_> = handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| panic!("a remover panicked")))
-            .collect();
+        // The first removal runs and stays uncommitted; the second starts while it is in
+        // flight and must wait for it (then see one owner left and refuse), not race it.
+        let mut first = db.admin();
+        let mut first_tx = first
+            .transaction()
+            .unwrap_or_else(|e| panic!("BEGIN: {}", error_text(&e)));
+        let first_result = first_tx
+            .execute("SELECT boards_tenant_remove_member($1, 'alice')", &[&slug])
+            .map(|_| ());
+        let mut second = db.admin();
+        let second_pid: i32 = second
+            .query_one("SELECT pg_backend_pid()", &[])
+            .map(|row| row.get(0))
+            .unwrap_or_else(|e| panic!("pg_backend_pid: {}", error_text(&e)));
+        let second_slug = slug.clone();
+        let remover = thread::spawn(move || {
+            let result = second
+                .execute(
+                    "SELECT boards_tenant_remove_member($1, 'bob')",
+                    &[&second_slug],
+                )
+                .map(|_| ());
+            ("bob", result)
+        });
+        waits::until_blocked_on_lock(&mut setup, second_pid, || remover.is_finished());
+        if first_result.is_ok() {
+            first_tx
+                .commit()
+                .unwrap_or_else(|e| panic!("COMMIT: {}", error_text(&e)));
+        } else {
+            drop(first_tx);
+        }
+        let results = vec![
+            ("alice", first_result),
+            remover
+                .join()
+                .unwrap_or_else(|_| panic!("the second remover panicked")),
+        ];
 
         let removed: Vec<&str> = results
             .iter()
