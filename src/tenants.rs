@@ -526,8 +526,14 @@ fn create(name: &str, slug: &str, settings: Option<JsonB>, sample: bool) -> ExtR
         .get("admin_email")
         .and_then(|v| v.as_str())
         .map(str::to_owned);
-    let id = insert_tenant(&name, slug, "active", settings)?
-        .ok_or_else(|| ExtError::TenantExists(slug.to_owned()))?;
+    let id = match insert_tenant(&name, slug, "active", settings)? {
+        Some(id) => id,
+        // An operator may learn why (registration answers only "not available").
+        None if reserved_for(slug)?.is_some() => {
+            return Err(ExtError::SlugReserved(slug.to_owned()))
+        }
+        None => return Err(ExtError::TenantExists(slug.to_owned())),
+    };
     if sample {
         create_sample_data(id, None)?;
     }

@@ -507,10 +507,11 @@ fn a_freed_slug_never_carries_old_tokens_to_a_new_tenant() {
         exec_authenticate(&mut registrant, &who);
         let msg = assert_sqlstate(register(&mut registrant, "dunder"), UNIQUE_VIOLATION);
         assert_eq!(msg, "slug is not available", "{config}");
-        assert_sqlstate(
+        let msg = assert_sqlstate(
             admin.query("SELECT * FROM boards_tenant_create('Other', 'dunder')", &[]),
             UNIQUE_VIOLATION,
         );
+        assert!(msg.starts_with("slug \"dunder\" is reserved"), "{config}: {msg}");
         assert_sqlstate(set_context(&mut app, &employee, None), NOT_FOUND);
 
         // Released by an admin and re-created: a token issued before the new tenant existed

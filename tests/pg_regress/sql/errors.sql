@@ -75,8 +75,8 @@ SELECT boards_tenant_create('Acme again', 'acme');
 \echo :LAST_ERROR_SQLSTATE
 SELECT boards_jwt_add_key('regress', 'HS256', 'another-secret-another-secret-another');
 \echo :LAST_ERROR_SQLSTATE
--- 23505: a deleted tenant's slug stays reserved until released (the message is the same
--- as for a live tenant).
+-- 23505: a deleted tenant's slug stays reserved until released, and an admin is told so
+-- (registration answers only "slug is not available").
 SELECT count(*) AS tables_emptied FROM boards_tenant_delete('globex');
 SELECT boards_tenant_create('Globex again', 'globex');
 \echo :LAST_ERROR_SQLSTATE
