@@ -25,7 +25,10 @@ use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 use pgrx::spi::{self, SpiHeapTupleData};
 use pgrx::{pg_sys, JsonB};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
+
+use boards_tenant_core::audit::{document, sort};
+pub use boards_tenant_core::audit::{Check, Finding, Severity};
 
 use crate::db;
 use crate::error::{ExtError, ExtResult, SqlResult};
@@ -33,94 +36,11 @@ use crate::grants;
 use crate::policy::{self, ProtectionState};
 use crate::preload;
 
-/// Severities, most severe first; `info` rows are statistics, not violations.
-pub const SEVERITIES: [&str; 5] = ["critical", "high", "medium", "low", "info"];
-const VIOLATION_SEVERITIES: [&str; 4] = ["critical", "high", "medium", "low"];
-
-/// The recommendation when nothing fired.
-pub const CLEAN: &str = "Tenant isolation is properly maintained - no violations found";
-
 /// At most this many sample ids in a row's detail.
 const SAMPLES: usize = 10;
 
 /// Memory for the audit's hash joins and aggregates (raised, never lowered).
 const WORK_MEM: &str = "256MB";
-
-/// Every check: its name and what to do when it fires (the JSON document's recommendations).
-const CHECKS: &[(&str, &str)] = &[
-    ("orphaned_records", "Rows belong to no tenant (NULL or unknown tenant id): move them to the right tenant or delete them, and keep the foreign key from the tenant column to boards.tenants."),
-    ("cross_tenant_references", "Rows reference a parent row of another tenant: re-point them at a parent of their own tenant or delete them; keep the tenant column in every foreign key and never load data with session_replication_role = replica."),
-    ("cross_tenant_user_access", "Rows reference a user of another tenant: re-assign them to a user of their own tenant or delete them; keep the tenant column in every foreign key to boards.users."),
-    ("dangling_references", "Rows reference a parent that exists in no tenant: restore the parent or delete (or NULL out) the references, then validate the foreign key."),
-    ("board_membership_violations", "Rows of a join table connect parents of different tenants: delete them or re-point them so that every parent is in the row's tenant."),
-    ("tenant_without_owner", "Active tenants have users but no owner: promote a member with boards_tenant_add_member(slug, subject, 'owner')."),
-    ("owner_invitation_pending", "The tenant has no owner yet but an owner invitation is pending: deliver its secret (boards_tenant_invite_owner issues a new one); nothing else to do."),
-    ("expired_invitations", "Expired invitations were never accepted and are still stored: delete them with boards_tenant_purge_invitations()."),
-    ("duplicate_subject", "A subject has several user rows in one tenant: merge them into one and restore UNIQUE (tenant_id, auth_subject) on boards.users."),
-    ("registry_table_missing", "The registry names tables (or tenant columns) that no longer exist: remove the stale entries with boards_tenant_unprotect() or recreate the tables."),
-    ("unprotected_tenant_table", "Tables with a tenant_id column are not isolated: protect them with boards_tenant_protect(table)."),
-    ("rls_disabled", "Row level security is disabled on protected tables: ALTER TABLE ... ENABLE ROW LEVEL SECURITY (or run boards_tenant_protect(table) again)."),
-    ("rls_not_forced", "Row level security is not forced, so table owners bypass it: ALTER TABLE ... FORCE ROW LEVEL SECURITY."),
-    ("tenant_policy_missing", "The tenant policy is missing or altered: run boards_tenant_protect(table) again to recreate it."),
-    ("permissive_policy_or", "Extra permissive policies are OR-ed with the tenant policy and widen it: drop them, or make them AS RESTRICTIVE."),
-    ("missing_tenant_default", "The tenant column has no DEFAULT boards_current_tenant(): run boards_tenant_protect(table) again."),
-    ("missing_tenant_index", "No index is led by the tenant column: CREATE INDEX ON table (tenant_id) (or run boards_tenant_protect(table) again)."),
-    ("truncate_granted", "TRUNCATE (which bypasses row level security) is granted on protected tables: REVOKE TRUNCATE from the listed roles."),
-    ("bypassrls_login_role", "Login roles with SUPERUSER or BYPASSRLS see every tenant's rows: ALTER ROLE ... NOSUPERUSER NOBYPASSRLS, or NOLOGIN, and connect applications with an ordinary role."),
-    ("login_role_owns_tenant_table", "Login roles own (or can become the owner of) protected tables: an owner can alter them and read every tenant's rows through DDL (a CHECK constraint or a rewrite evaluates expressions over all rows): ALTER TABLE ... OWNER TO a NOLOGIN role."),
-    ("login_role_can_create", "Login roles that can create objects can plant functions or triggers that other tenants' sessions run (for instance a same-named function first in search_path): the role your API layer connects as should own no schema and have CREATE on none (a separate migration role may; judge the listed roles)."),
-    ("dangerous_grant", "TRIGGER or REFERENCES on protected tables lets a role observe or probe other tenants' rows: REVOKE the listed privileges."),
-    ("global_unique_key", "Unique keys without the tenant column reveal other tenants' values through key collisions: recreate them with the tenant column first."),
-    ("foreign_key_without_tenant", "Foreign keys without the tenant column can point at another tenant's rows: recreate them as (tenant_id, ...) REFERENCES parent (tenant_id, ...)."),
-    ("view_without_security_invoker", "Views over protected tables run with their owner's rights: ALTER VIEW ... SET (security_invoker = true); do not grant materialized views over tenant data to other roles."),
-    ("security_definer_search_path", "SECURITY DEFINER functions without a pinned search_path can be hijacked: ALTER FUNCTION ... SET search_path = pg_catalog, pg_temp."),
-    ("setting_privilege_granted", "Roles were granted SET or ALTER SYSTEM on boards.* settings and can weaken isolation: REVOKE ALL ON PARAMETER ... FROM them."),
-    ("library_not_preloaded", "boards_tenant is not loaded by shared_preload_libraries: a client's startup options could reset database- and role-level boards.* settings, so every tenant context is refused until you add boards_tenant to shared_preload_libraries and restart."),
-    ("extension_table_privilege_granted", "Roles hold privileges on the extension's own tables that the extension did not grant (INSERT on jwt_keys installs a signing key, TRUNCATE on tenants wipes every tenant): REVOKE them; the DDL guard revokes such grants whenever event triggers run."),
-    ("sensitive_column_statistics", "A column named sensitive has planner statistics again (or can gather them), which EXPLAIN estimates reveal to every tenant: run the fix in the detail (boards_tenant_protect with sensitive_columns), and drop extended statistics that cover the column."),
-    ("key_without_issuer_binding", "Several issuers are configured and some keys are bound to none: such a key verifies tokens naming any issuer, so one identity provider's key can speak for another's users. Bind each key to its issuer (src/key_audit.rs)."),
-    ("scoped_key_tenant_missing", "Tenant-scoped keys name tenants that no longer exist (the keys fail closed for them): restrict them again with boards_jwt_restrict_key or remove them."),
-    ("tenant_statistics", ""),
-];
-
-/// One audit row.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Finding {
-    pub tenant_slug: Option<String>,
-    pub check_name: String,
-    pub severity: String,
-    pub object_name: String,
-    pub detail: Value,
-}
-
-impl Finding {
-    fn config(check_name: &str, severity: &str, object_name: &str, detail: Value) -> Finding {
-        Finding {
-            tenant_slug: None,
-            check_name: check_name.to_owned(),
-            severity: severity.to_owned(),
-            object_name: object_name.to_owned(),
-            detail,
-        }
-    }
-
-    fn to_json(&self) -> Value {
-        json!({
-            "tenant_slug": self.tenant_slug,
-            "check_name": self.check_name,
-            "severity": self.severity,
-            "object_name": self.object_name,
-            "detail": self.detail,
-        })
-    }
-}
-
-fn severity_rank(severity: &str) -> usize {
-    SEVERITIES
-        .iter()
-        .position(|s| *s == severity)
-        .unwrap_or(SEVERITIES.len())
-}
 
 /// Every query of the audit returns `(tenant_slug, check_name, severity, object_name, detail)`.
 fn finding(row: &SpiHeapTupleData) -> pgrx::spi::Result<Finding> {
@@ -932,8 +852,8 @@ fn protection_checks(states: &[ProtectionState], tables: &[Table]) -> ExtResult<
     for s in states {
         if !s.exists {
             out.push(Finding::config(
-                "registry_table_missing",
-                "high",
+                Check::RegistryTableMissing,
+                Severity::High,
                 &s.table,
                 json!({
                     "tenant_column": s.tenant_column,
@@ -947,8 +867,8 @@ fn protection_checks(states: &[ProtectionState], tables: &[Table]) -> ExtResult<
         if let Some(t) = tables.iter().find(|t| t.oid == s.oid) {
             if !t.tenant_column_exists {
                 out.push(Finding::config(
-                    "registry_table_missing",
-                    "high",
+                    Check::RegistryTableMissing,
+                    Severity::High,
                     &s.table,
                     json!({
                         "tenant_column": s.tenant_column,
@@ -961,24 +881,24 @@ fn protection_checks(states: &[ProtectionState], tables: &[Table]) -> ExtResult<
         }
         if !s.rls_enabled {
             out.push(Finding::config(
-                "rls_disabled",
-                "critical",
+                Check::RlsDisabled,
+                Severity::Critical,
                 &s.table,
                 json!({"fix": format!("ALTER TABLE {} ENABLE ROW LEVEL SECURITY", s.table)}),
             ));
         }
         if !s.rls_forced {
             out.push(Finding::config(
-                "rls_not_forced",
-                "high",
+                Check::RlsNotForced,
+                Severity::High,
                 &s.table,
                 json!({"fix": format!("ALTER TABLE {} FORCE ROW LEVEL SECURITY", s.table)}),
             ));
         }
         if !s.policy_ok {
             out.push(Finding::config(
-                "tenant_policy_missing",
-                "critical",
+                Check::TenantPolicyMissing,
+                Severity::Critical,
                 &s.table,
                 json!({
                     "policy": policy::POLICY_NAME,
@@ -989,8 +909,8 @@ fn protection_checks(states: &[ProtectionState], tables: &[Table]) -> ExtResult<
         }
         if !s.default_ok {
             out.push(Finding::config(
-                "missing_tenant_default",
-                "low",
+                Check::MissingTenantDefault,
+                Severity::Low,
                 &s.table,
                 json!({
                     "tenant_column": s.tenant_column,
@@ -1000,8 +920,8 @@ fn protection_checks(states: &[ProtectionState], tables: &[Table]) -> ExtResult<
         }
         if !s.indexed {
             out.push(Finding::config(
-                "missing_tenant_index",
-                "low",
+                Check::MissingTenantIndex,
+                Severity::Low,
                 &s.table,
                 json!({
                     "tenant_column": s.tenant_column,
@@ -1011,8 +931,8 @@ fn protection_checks(states: &[ProtectionState], tables: &[Table]) -> ExtResult<
         }
         if !s.truncate_grantees.is_empty() {
             out.push(Finding::config(
-                "truncate_granted",
-                "critical",
+                Check::TruncateGranted,
+                Severity::Critical,
                 &s.table,
                 json!({
                     "grantees": s.truncate_grantees,
@@ -1344,8 +1264,8 @@ fn foreign_grant_check() -> ExtResult<Vec<Finding>> {
         .map(|grant| {
             let fix = grant.revoke_statement();
             Finding::config(
-                "extension_table_privilege_granted",
-                "critical",
+                Check::ExtensionTablePrivilegeGranted,
+                Severity::Critical,
                 &grant.table,
                 json!({
                     "grantee": grant.grantee,
@@ -1378,8 +1298,8 @@ fn preload_check() -> ExtResult<Vec<Finding>> {
     .next()
     .unwrap_or_default();
     Ok(vec![Finding::config(
-        "library_not_preloaded",
-        "critical",
+        Check::LibraryNotPreloaded,
+        Severity::Critical,
         "shared_preload_libraries",
         json!({
             "shared_preload_libraries": shared,
@@ -1402,8 +1322,8 @@ fn foreign_key_checks(tables: &[Table], fks: &[ForeignKey]) -> Vec<Finding> {
             let columns = fk.child_columns.join(", ");
             let parent_columns = fk.parent_columns.join(", ");
             Some(Finding::config(
-                "foreign_key_without_tenant",
-                "medium",
+                Check::ForeignKeyWithoutTenant,
+                Severity::Medium,
                 &child.name,
                 json!({
                     "constraint": fk.name,
@@ -1517,81 +1437,8 @@ pub fn run(tenant_slug: Option<&str>) -> ExtResult<Vec<Finding>> {
     if let Some(slug) = tenant_slug {
         findings.retain(|f| f.tenant_slug.as_deref() == Some(slug));
     }
-    findings.sort_by(|a, b| {
-        severity_rank(&a.severity)
-            .cmp(&severity_rank(&b.severity))
-            .then_with(|| a.check_name.cmp(&b.check_name))
-            .then_with(|| a.tenant_slug.cmp(&b.tenant_slug))
-            .then_with(|| a.object_name.cmp(&b.object_name))
-            .then_with(|| a.detail.to_string().cmp(&b.detail.to_string()))
-    });
+    sort(&mut findings);
     Ok(findings)
-}
-
-/// What to do about each check that fired, most severe first.
-fn recommendations(findings: &[Finding]) -> Vec<Value> {
-    let mut fired: Vec<(usize, &str, usize)> = Vec::new();
-    for f in findings.iter().filter(|f| f.severity != "info") {
-        let rank = severity_rank(&f.severity);
-        match fired.iter_mut().find(|(_, name, _)| *name == f.check_name) {
-            Some(entry) => {
-                entry.0 = entry.0.min(rank);
-                entry.2 += 1;
-            }
-            None => fired.push((rank, &f.check_name, 1)),
-        }
-    }
-    if fired.is_empty() {
-        return vec![Value::String(CLEAN.into())];
-    }
-    fired.sort();
-    fired
-        .into_iter()
-        .map(|(rank, name, count)| {
-            let advice = CHECKS
-                .iter()
-                .find(|(n, _)| *n == name)
-                .map_or("see the fix in each finding's detail.", |(_, a)| a);
-            Value::String(format!(
-                "{name} ({}, {count} finding{}): {advice}",
-                SEVERITIES.get(rank).copied().unwrap_or("unknown"),
-                if count == 1 { "" } else { "s" }
-            ))
-        })
-        .collect()
-}
-
-/// The report document, from the rows of `run`.
-pub fn document(tenant_slug: Option<&str>, findings: &[Finding], timestamp: String) -> Value {
-    let mut violations = Map::new();
-    let mut summary = Map::new();
-    let mut total = 0usize;
-    for severity in VIOLATION_SEVERITIES {
-        let rows: Vec<Value> = findings
-            .iter()
-            .filter(|f| f.severity == severity)
-            .map(Finding::to_json)
-            .collect();
-        total += rows.len();
-        summary.insert(severity.into(), json!(rows.len()));
-        violations.insert(severity.into(), Value::Array(rows));
-    }
-    let mut ordered_summary = Map::new();
-    ordered_summary.insert("total_violations".into(), json!(total));
-    ordered_summary.extend(summary);
-    let statistics: Map<String, Value> = findings
-        .iter()
-        .filter(|f| f.check_name == "tenant_statistics")
-        .filter_map(|f| Some((f.tenant_slug.clone()?, f.detail.clone())))
-        .collect();
-    json!({
-        "audit_timestamp": timestamp,
-        "tenant_slug": tenant_slug,
-        "summary": ordered_summary,
-        "statistics": statistics,
-        "violations": violations,
-        "recommendations": recommendations(findings),
-    })
 }
 
 fn timestamp() -> ExtResult<String> {
@@ -1642,34 +1489,4 @@ fn boards_tenant_audit_json(tenant_slug: default!(Option<String>, "NULL")) -> Sq
     let findings = run(tenant_slug.as_deref())?;
     let stamp = timestamp()?;
     Ok(JsonB(document(tenant_slug.as_deref(), &findings, stamp)))
-}
-
-#[cfg(any(test, feature = "pg_test"))]
-#[pg_schema]
-mod tests {
-    use super::*;
-
-    #[pg_test]
-    fn recommendations_name_each_check_once() {
-        let finding =
-            |check: &str, severity: &str| Finding::config(check, severity, "t", json!({}));
-        let findings = [
-            finding("rls_disabled", "critical"),
-            finding("permissive_policy_or", "high"),
-            finding("permissive_policy_or", "critical"),
-            finding("tenant_statistics", "info"),
-        ];
-        let fired = recommendations(&findings);
-        assert_eq!(fired.len(), 2, "{fired:?}");
-        assert!(fired
-            .iter()
-            .all(|r| r.as_str().is_some_and(|r| r.contains("critical"))));
-        assert_eq!(
-            recommendations(&findings[3..]),
-            vec![Value::String(CLEAN.into())]
-        );
-        for (name, advice) in CHECKS {
-            assert!(*name == "tenant_statistics" || !advice.is_empty(), "{name}");
-        }
-    }
 }
