@@ -5,7 +5,7 @@
 
 use serde_json::json;
 
-use crate::audit::Finding;
+use crate::audit::{Check, Finding};
 use crate::db;
 use crate::error::ExtResult;
 use crate::settings;
@@ -13,14 +13,8 @@ use crate::settings;
 /// At most this many kids in a finding's detail.
 const SAMPLES: usize = 10;
 
-fn finding(check_name: &str, severity: &str, detail: serde_json::Value) -> Finding {
-    Finding {
-        tenant_slug: None,
-        check_name: check_name.to_owned(),
-        severity: severity.to_owned(),
-        object_name: "boards.jwt_keys".to_owned(),
-        detail,
-    }
+fn finding(check: Check, detail: serde_json::Value) -> Finding {
+    Finding::config(check, check.severity(), "boards.jwt_keys", detail)
 }
 
 /// The configured issuers: those of `boards.jwt_issuer` and those keys are bound to.
@@ -57,8 +51,7 @@ pub fn findings() -> ExtResult<Vec<Finding>> {
         let unbound = kids("SELECT kid FROM boards.jwt_keys WHERE issuer IS NULL ORDER BY kid")?;
         if !unbound.is_empty() {
             out.push(finding(
-                "key_without_issuer_binding",
-                "high",
+                Check::KeyWithoutIssuerBinding,
                 json!({
                     "count": unbound.len(),
                     "kids": unbound.iter().take(SAMPLES).collect::<Vec<_>>(),
@@ -77,8 +70,7 @@ pub fn findings() -> ExtResult<Vec<Finding>> {
     )?;
     if !stale.is_empty() {
         out.push(finding(
-            "scoped_key_tenant_missing",
-            "low",
+            Check::ScopedKeyTenantMissing,
             json!({
                 "count": stale.len(),
                 "kids": stale.iter().take(SAMPLES).collect::<Vec<_>>(),

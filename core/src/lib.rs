@@ -17,6 +17,7 @@
     )
 )]
 
+pub mod audit;
 pub mod cache;
 pub mod claims;
 pub mod context;
