@@ -17,6 +17,7 @@
     )
 )]
 
+pub mod algorithm;
 pub mod cache;
 pub mod claims;
 pub mod context;
@@ -27,11 +28,13 @@ pub mod jwks;
 pub mod jwks_sync;
 pub mod jwt;
 mod key_material;
+pub mod limits;
 pub mod membership;
 pub mod registration;
 pub mod seal;
 pub mod slug;
 
+pub use algorithm::{Algorithm, KeyFamily};
 pub use cache::TokenCache;
 pub use claims::{
     email_domain, organisation_email_domain, parse_domain_list, resolve, tenant_from_claims,
@@ -42,9 +45,9 @@ pub use error::{CoreError, ErrorKind, TokenError, SLUG_RULES_DETAIL};
 pub use jwks::{parse_jwks, JwkImport};
 pub use jwt::{
     check_claims, decode_header, fingerprint, may_join_tenant_created_at, verify, verify_signature,
-    Algorithm, KeyBinding, KeyFamily, KeyFormat, KeyId, TokenHeader, VerificationKey,
-    VerifiedToken, VerifyOptions, MAX_CLAIMS_BYTES, MAX_SUBJECT_BYTES, MAX_TOKEN_BYTES,
+    KeyBinding, KeyFormat, KeyId, TokenHeader, VerificationKey, VerifiedToken, VerifyOptions,
 };
+pub use limits::{MAX_CLAIMS_BYTES, MAX_SUBJECT_BYTES, MAX_TOKEN_BYTES};
 pub use membership::{InvitationRefusal, MemberRole, MembershipRefusal};
 pub use registration::{
     check_tenant_limit, registration_response, validate_member_role, validate_registration,
