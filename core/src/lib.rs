@@ -33,6 +33,7 @@ pub mod membership;
 pub mod registration;
 pub mod seal;
 pub mod slug;
+pub mod tenant_status;
 
 pub use algorithm::{Algorithm, KeyFamily};
 pub use cache::TokenCache;
@@ -51,10 +52,10 @@ pub use limits::{MAX_CLAIMS_BYTES, MAX_SUBJECT_BYTES, MAX_TOKEN_BYTES};
 pub use membership::{InvitationRefusal, MemberRole, MembershipRefusal};
 pub use registration::{
     check_tenant_limit, registration_response, validate_member_role, validate_registration,
-    validate_tenant_name, validate_tenant_status, RegistrationPolicy, RegistrationRequest,
-    ValidatedRegistration, TENANT_STATUSES,
+    validate_tenant_name, RegistrationPolicy, RegistrationRequest, ValidatedRegistration,
 };
 pub use slug::{
     normalize_slug, slug_from_org_name, slug_with_suffix, validate_slug, validate_x_tenant,
     MAX_SLUG_LEN,
 };
+pub use tenant_status::TenantStatus;
