@@ -15,6 +15,7 @@ use boards_tenant_core::context::Context;
 use boards_tenant_core::jwt::{
     check_claims, may_join_tenant_created_at, verify_signature, VerifiedToken, VerifyOptions,
 };
+use boards_tenant_core::tenant_status::TenantStatus;
 use boards_tenant_core::CoreError;
 use pgrx::heap_tuple::PgHeapTuple;
 use pgrx::pg_sys::panic::ErrorReport;
@@ -135,7 +136,7 @@ struct Chosen {
 }
 
 fn require_active(tenant: TenantRow) -> ExtResult<TenantRow> {
-    if tenant.status == "active" {
+    if tenant.status == TenantStatus::Active {
         Ok(tenant)
     } else {
         Err(ExtError::TenantNotActive {

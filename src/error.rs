@@ -1,6 +1,7 @@
 //! The extension's one error type and its mapping to SQLSTATEs: every refusal a client can see
 //! carries a specific, documented code (README, "Errors").
 
+use boards_tenant_core::tenant_status::TenantStatus;
 use boards_tenant_core::{CoreError, ErrorKind, InvitationRefusal, MembershipRefusal};
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::PgSqlErrorCode;
@@ -14,7 +15,7 @@ pub enum ExtError {
     TenantNotFound(String),
 
     #[error("tenant \"{slug}\" is {status}")]
-    TenantNotActive { slug: String, status: String },
+    TenantNotActive { slug: String, status: TenantStatus },
 
     #[error("tenant \"{0}\" already exists")]
     TenantExists(String),
@@ -149,7 +150,10 @@ impl ExtError {
             ExtError::Membership(MembershipRefusal::NotAManager) => Some(
                 "Ask an owner or admin of the tenant.".into(),
             ),
-            ExtError::TenantNotActive { status, .. } if status == "pending_approval" => {
+            ExtError::TenantNotActive {
+                status: TenantStatus::PendingApproval,
+                ..
+            } => {
                 Some("An administrator must run boards_tenant_approve() first.".into())
             }
             ExtError::NotPreloaded { setting_line } => Some(format!(

@@ -13,6 +13,7 @@ use boards_tenant_core::membership::{
     encode_secret, may_grant, normalize_email, secret_digest, InvitationRefusal, MemberRole,
     SECRET_BYTES,
 };
+use boards_tenant_core::tenant_status::TenantStatus;
 use boards_tenant_core::CoreError;
 use pgrx::datum::{Interval, TimestampWithTimeZone};
 use pgrx::pg_sys;
@@ -239,7 +240,7 @@ fn accept(secret: &str) -> ExtResult<Accepted> {
         return Err(CoreError::access_denied().into());
     }
     let tenant = tenants::lock_tenant_id(tenant_id)?;
-    if tenant.status != "active" {
+    if tenant.status != TenantStatus::Active {
         return Err(ExtError::TenantNotActive {
             slug: tenant.slug,
             status: tenant.status,

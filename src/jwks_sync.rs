@@ -5,9 +5,10 @@
 //! one of those is an error. An empty or malformed document is an error and changes nothing.
 //! The `boards-tenant keys sync` command fetches the document and calls this.
 
+use boards_tenant_core::algorithm::Algorithm;
 use boards_tenant_core::jwks::parse_jwks;
 use boards_tenant_core::jwks_sync::{plan_sync, SyncAction, SyncStep, SyncedKey};
-use boards_tenant_core::jwt::{Algorithm, KeyFormat};
+use boards_tenant_core::jwt::KeyFormat;
 use pgrx::prelude::*;
 use pgrx::JsonB;
 

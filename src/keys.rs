@@ -14,10 +14,9 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::str::FromStr;
 
+use boards_tenant_core::algorithm::{Algorithm, KeyFamily};
 use boards_tenant_core::jwks::parse_jwks;
-use boards_tenant_core::jwt::{
-    fingerprint, Algorithm, KeyBinding, KeyFamily, KeyFormat, KeyId, VerificationKey,
-};
+use boards_tenant_core::jwt::{fingerprint, KeyBinding, KeyFormat, KeyId, VerificationKey};
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 use pgrx::{pg_sys, JsonB};

@@ -5,10 +5,9 @@
 
 use std::str::FromStr;
 
+use boards_tenant_core::algorithm::{Algorithm, KeyFamily};
 use boards_tenant_core::jwks::parse_jwks;
-use boards_tenant_core::jwt::{
-    fingerprint, Algorithm, KeyFamily, KeyFormat, KeyId, VerificationKey,
-};
+use boards_tenant_core::jwt::{fingerprint, KeyFormat, KeyId, VerificationKey};
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 use pgrx::JsonB;

@@ -12,6 +12,7 @@ use boards_tenant_core::registration::{
     RegistrationRequest,
 };
 use boards_tenant_core::slug::slug_with_suffix;
+use boards_tenant_core::tenant_status::TenantStatus;
 use boards_tenant_core::CoreError;
 use pgrx::prelude::*;
 use pgrx::{pg_sys, JsonB};
@@ -53,7 +54,7 @@ fn claim_slug(
     base: &str,
     requested: bool,
     name: &str,
-    status: &str,
+    status: TenantStatus,
     settings: &serde_json::Value,
 ) -> ExtResult<(pgrx::Uuid, String)> {
     let attempts = if requested { 1 } else { MAX_SLUG_ATTEMPTS };

@@ -20,6 +20,7 @@ use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 
 use boards_tenant_core::context::Context;
+use boards_tenant_core::tenant_status::TenantStatus;
 
 use crate::blocks;
 use crate::context::{from_pg_uuid, to_pg_uuid};
@@ -105,7 +106,7 @@ fn check(ctx: &Context) -> bool {
     let _lookup = Lookup::begin();
     let tenant = to_pg_uuid(tenant);
     // An error (e.g. the extension is being dropped) or no row: not usable.
-    if !matches!(tenants::find_by_id(tenant), Ok(Some(t)) if t.status == "active") {
+    if !matches!(tenants::find_by_id(tenant), Ok(Some(t)) if t.status == TenantStatus::Active) {
         return false;
     }
     let member = match (ctx.subject.as_deref(), ctx.user_id) {

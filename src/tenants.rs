@@ -10,6 +10,7 @@ use boards_tenant_core::claims::TenantRef;
 use boards_tenant_core::jwt::VerifiedToken;
 use boards_tenant_core::registration::{validate_member_role, validate_tenant_name};
 use boards_tenant_core::slug::validate_slug;
+use boards_tenant_core::tenant_status::TenantStatus;
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 use pgrx::{pg_sys, spi, JsonB};
@@ -30,7 +31,7 @@ pub const DEFAULT_SLUG: &str = "default";
 pub struct TenantRow {
     pub id: pgrx::Uuid,
     pub slug: String,
-    pub status: String,
+    pub status: TenantStatus,
     /// `created_at`, in whole seconds since 1970 (rounded down).
     pub created_unix: i64,
 }
@@ -39,12 +40,17 @@ impl TenantRow {
     /// Roughly what the cache entry takes: the struct, the slug twice (by id and by slug), map
     /// slots.
     fn approximate_bytes(&self) -> usize {
-        self.slug
-            .len()
-            .saturating_mul(2)
-            .saturating_add(self.status.len())
-            .saturating_add(160)
+        self.slug.len().saturating_mul(2).saturating_add(160)
     }
+}
+
+/// A status read from `boards.tenants`. Its check constraint admits only `TenantStatus`'s
+/// spellings; should anything else (or NULL) ever be read, the tenant counts as suspended, so
+/// a damaged row refuses requests instead of admitting them.
+fn stored_status(text: Option<String>) -> TenantStatus {
+    text.as_deref()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(TenantStatus::Suspended)
 }
 
 fn tenant_of(row: &pgrx::spi::SpiHeapTupleData) -> pgrx::spi::Result<Option<TenantRow>> {
@@ -52,7 +58,7 @@ fn tenant_of(row: &pgrx::spi::SpiHeapTupleData) -> pgrx::spi::Result<Option<Tena
         Some(id) => Some(TenantRow {
             id,
             slug: row.get(2)?.unwrap_or_default(),
-            status: row.get(3)?.unwrap_or_default(),
+            status: stored_status(row.get(3)?),
             created_unix: 0,
         }),
         None => None,
@@ -142,7 +148,7 @@ fn load_tenant(column: &str, value: pgrx::datum::DatumWithOid) -> ExtResult<Opti
             let tenant = row.get::<pgrx::Uuid>(1).map(|id| TenantRow {
                 id,
                 slug: row.get(2).unwrap_or_default(),
-                status: row.get(3).unwrap_or_default(),
+                status: stored_status(row.get(3)),
                 created_unix: row.get(4).unwrap_or(i64::MAX),
             });
             (tenant, row.get::<pg_sys::Oid>(5))
@@ -399,7 +405,7 @@ fn settings_object(settings: Option<JsonB>) -> ExtResult<serde_json::Value> {
 pub fn insert_tenant(
     name: &str,
     slug: &str,
-    status: &str,
+    status: TenantStatus,
     settings: serde_json::Value,
 ) -> ExtResult<Option<pgrx::Uuid>> {
     let reservations = reservations_exist()?;
@@ -417,7 +423,7 @@ pub fn insert_tenant(
         &[
             name.into(),
             slug.into(),
-            status.into(),
+            status.as_str().into(),
             JsonB(settings).into(),
             actor().into(),
         ],
@@ -526,7 +532,7 @@ fn create(name: &str, slug: &str, settings: Option<JsonB>, sample: bool) -> ExtR
         .get("admin_email")
         .and_then(|v| v.as_str())
         .map(str::to_owned);
-    let id = match insert_tenant(&name, slug, "active", settings)? {
+    let id = match insert_tenant(&name, slug, TenantStatus::Active, settings)? {
         Some(id) => id,
         // An operator may learn why (registration answers only "not available").
         None if reserved_for(slug)?.is_some() => {
@@ -592,14 +598,14 @@ fn update(
     Ok(tenant.id)
 }
 
-fn set_status(slug: &str, status: &str) -> ExtResult<pgrx::Uuid> {
+fn set_status(slug: &str, status: TenantStatus) -> ExtResult<pgrx::Uuid> {
     let tenant = existing(slug)?;
-    if status != "active" {
+    if status != TenantStatus::Active {
         protect_default(&tenant, "suspended")?;
     }
     db::run(
         "UPDATE boards.tenants SET status = $2, updated_at = now() WHERE id = $1 AND status <> $2",
-        &[tenant.id.into(), status.into()],
+        &[tenant.id.into(), status.as_str().into()],
     )?;
     Ok(tenant.id)
 }
@@ -807,6 +813,7 @@ mod boards {
 
     #[pg_extern(volatile, parallel_unsafe)]
     pub fn tenant_set_status_internal(slug: Option<String>, status: &str) -> SqlResult<pgrx::Uuid> {
+        let status = status.parse().map_err(ExtError::from)?;
         Ok(set_status(&required(slug, "slug")?, status)?)
     }
 

@@ -194,7 +194,7 @@ fn claims_bytes(claims: &serde_json::Map<String, Value>) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::jwt::Algorithm;
+    use crate::algorithm::Algorithm;
     use serde_json::{json, Map};
 
     fn verified(sub: &str, claims: Value) -> VerifiedToken {

@@ -2,7 +2,7 @@
 //! `to_string()` as the message, [`CoreError::detail`] as DETAIL and [`CoreError::hint`] as HINT,
 //! so the texts here are what users read: the seed's words where the seed has them.
 
-use crate::jwt::Algorithm;
+use crate::algorithm::Algorithm;
 
 /// The seed's detail for every slug refusal.
 pub const SLUG_RULES_DETAIL: &str =
@@ -40,7 +40,7 @@ pub enum ErrorKind {
 pub enum TokenError {
     #[error("token is malformed: {0}")]
     Malformed(String),
-    #[error("token is too large ({0} bytes; the limit is {limit})", limit = crate::jwt::MAX_TOKEN_BYTES)]
+    #[error("token is too large ({0} bytes; the limit is {limit})", limit = crate::limits::MAX_TOKEN_BYTES)]
     TooLarge(usize),
     #[error("unsigned tokens (alg \"none\") are not accepted")]
     Unsigned,

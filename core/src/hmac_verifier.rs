@@ -13,7 +13,7 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use sha2::{Sha256, Sha384, Sha512};
 
-use crate::jwt::Algorithm;
+use crate::algorithm::Algorithm;
 
 /// The keyed HMAC of one secret, for one hash.
 #[derive(Clone)]

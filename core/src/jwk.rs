@@ -3,8 +3,8 @@
 
 use serde_json::{Map, Value};
 
+use crate::algorithm::{Algorithm, KeyFamily};
 use crate::error::{quote, CoreError};
-use crate::jwt::{Algorithm, KeyFamily};
 
 /// Members that only private (or symmetric) keys carry; a JWKS is public, so an asymmetric
 /// JWK with any of these was published by mistake and must not be installed.

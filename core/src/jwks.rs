@@ -6,9 +6,10 @@ use std::collections::HashSet;
 
 use serde_json::Value;
 
+use crate::algorithm::Algorithm;
 use crate::error::{quote, CoreError};
 use crate::jwk::parse_jwk;
-use crate::jwt::{Algorithm, KeyFormat, VerificationKey};
+use crate::jwt::{KeyFormat, VerificationKey};
 
 /// More keys than any real issuer publishes; bounds the work of one import.
 const MAX_JWKS_KEYS: usize = 100;

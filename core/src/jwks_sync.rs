@@ -5,8 +5,8 @@
 
 use std::collections::HashMap;
 
+use crate::algorithm::Algorithm;
 use crate::jwks::JwkImport;
-use crate::jwt::Algorithm;
 
 /// What a sync does to one key.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -11,21 +11,13 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
+use crate::algorithm::{Algorithm, KeyFamily};
 use crate::error::{CoreError, TokenError};
 use crate::hmac_verifier::HmacVerifier;
 use crate::json;
 use crate::jwk::parse_jwk;
 use crate::key_material::{self, ParsedKey};
-
-/// Larger tokens are refused before any parsing (a token travels in a header; 64 KiB is far
-/// beyond any real one).
-pub const MAX_TOKEN_BYTES: usize = 65536;
-/// The longest subject (`sub`) accepted, in bytes: it keys the membership cache and
-/// `boards.users.auth_subject`. Longer: 22023.
-pub const MAX_SUBJECT_BYTES: usize = 255;
-/// The largest claims set accepted (the decoded payload), in bytes: the claims travel in the
-/// tenant context and fill the verified-token cache. Larger: 22023.
-pub const MAX_CLAIMS_BYTES: usize = 16384;
+use crate::limits::{MAX_CLAIMS_BYTES, MAX_SUBJECT_BYTES, MAX_TOKEN_BYTES};
 
 /// With no `kid` in the header, at most this many keys of the token's algorithm are tried, so
 /// a token cannot make one call cost an unbounded number of signature checks.
@@ -36,114 +28,6 @@ const MAX_MATERIAL_BYTES: usize = 65536;
 
 /// Longest accepted key id, in bytes.
 const MAX_KID_BYTES: usize = 256;
-
-/// The JOSE algorithms this crate verifies.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Algorithm {
-    HS256,
-    HS384,
-    HS512,
-    RS256,
-    RS384,
-    RS512,
-    PS256,
-    PS384,
-    PS512,
-    ES256,
-    ES384,
-    EdDSA,
-}
-
-/// The kind of key an algorithm needs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum KeyFamily {
-    Hmac,
-    Rsa,
-    Ec,
-    Okp,
-}
-
-impl Algorithm {
-    pub const ALL: [Algorithm; 12] = [
-        Algorithm::HS256,
-        Algorithm::HS384,
-        Algorithm::HS512,
-        Algorithm::RS256,
-        Algorithm::RS384,
-        Algorithm::RS512,
-        Algorithm::PS256,
-        Algorithm::PS384,
-        Algorithm::PS512,
-        Algorithm::ES256,
-        Algorithm::ES384,
-        Algorithm::EdDSA,
-    ];
-
-    /// The JOSE name.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Algorithm::HS256 => "HS256",
-            Algorithm::HS384 => "HS384",
-            Algorithm::HS512 => "HS512",
-            Algorithm::RS256 => "RS256",
-            Algorithm::RS384 => "RS384",
-            Algorithm::RS512 => "RS512",
-            Algorithm::PS256 => "PS256",
-            Algorithm::PS384 => "PS384",
-            Algorithm::PS512 => "PS512",
-            Algorithm::ES256 => "ES256",
-            Algorithm::ES384 => "ES384",
-            Algorithm::EdDSA => "EdDSA",
-        }
-    }
-
-    pub fn family(&self) -> KeyFamily {
-        match self {
-            Algorithm::HS256 | Algorithm::HS384 | Algorithm::HS512 => KeyFamily::Hmac,
-            Algorithm::RS256
-            | Algorithm::RS384
-            | Algorithm::RS512
-            | Algorithm::PS256
-            | Algorithm::PS384
-            | Algorithm::PS512 => KeyFamily::Rsa,
-            Algorithm::ES256 | Algorithm::ES384 => KeyFamily::Ec,
-            Algorithm::EdDSA => KeyFamily::Okp,
-        }
-    }
-
-    /// Hash output length of an HMAC algorithm; a shorter secret is weak (RFC 7518 3.2).
-    fn hmac_output_bytes(self) -> Option<usize> {
-        match self {
-            Algorithm::HS256 => Some(32),
-            Algorithm::HS384 => Some(48),
-            Algorithm::HS512 => Some(64),
-            _ => None,
-        }
-    }
-
-    fn to_jsonwebtoken(self) -> jsonwebtoken::Algorithm {
-        match self {
-            Algorithm::HS256 => jsonwebtoken::Algorithm::HS256,
-            Algorithm::HS384 => jsonwebtoken::Algorithm::HS384,
-            Algorithm::HS512 => jsonwebtoken::Algorithm::HS512,
-            Algorithm::RS256 => jsonwebtoken::Algorithm::RS256,
-            Algorithm::RS384 => jsonwebtoken::Algorithm::RS384,
-            Algorithm::RS512 => jsonwebtoken::Algorithm::RS512,
-            Algorithm::PS256 => jsonwebtoken::Algorithm::PS256,
-            Algorithm::PS384 => jsonwebtoken::Algorithm::PS384,
-            Algorithm::PS512 => jsonwebtoken::Algorithm::PS512,
-            Algorithm::ES256 => jsonwebtoken::Algorithm::ES256,
-            Algorithm::ES384 => jsonwebtoken::Algorithm::ES384,
-            Algorithm::EdDSA => jsonwebtoken::Algorithm::EdDSA,
-        }
-    }
-}
-
-impl fmt::Display for Algorithm {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
 
 impl FromStr for Algorithm {
     type Err = CoreError;
@@ -158,17 +42,6 @@ impl FromStr for Algorithm {
             .into_iter()
             .find(|alg| alg.as_str() == s)
             .ok_or_else(|| TokenError::UnsupportedAlgorithm(truncated(s)).into())
-    }
-}
-
-impl KeyFamily {
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            KeyFamily::Hmac => "hmac",
-            KeyFamily::Rsa => "rsa",
-            KeyFamily::Ec => "ec",
-            KeyFamily::Okp => "okp",
-        }
     }
 }
 

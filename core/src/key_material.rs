@@ -14,9 +14,9 @@ use rsa::pkcs8::DecodePublicKey;
 use rsa::traits::PublicKeyParts;
 use rsa::{BigUint, RsaPublicKey};
 
+use crate::algorithm::{Algorithm, KeyFamily};
 use crate::error::{quote, CoreError};
 use crate::jwk::PublicJwk;
-use crate::jwt::{Algorithm, KeyFamily};
 
 /// Smallest RSA modulus accepted (NIST SP 800-131A).
 const MIN_RSA_BITS: usize = 2048;

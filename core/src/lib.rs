@@ -17,6 +17,7 @@
     )
 )]
 
+pub mod algorithm;
 pub mod audit;
 pub mod cache;
 pub mod claims;
@@ -29,11 +30,14 @@ pub mod jwks;
 pub mod jwks_sync;
 pub mod jwt;
 mod key_material;
+pub mod limits;
 pub mod membership;
 pub mod registration;
 pub mod seal;
 pub mod slug;
+pub mod tenant_status;
 
+pub use algorithm::{Algorithm, KeyFamily};
 pub use cache::TokenCache;
 pub use claims::{
     email_domain, organisation_email_domain, parse_domain_list, resolve, tenant_from_claims,
@@ -44,16 +48,16 @@ pub use error::{CoreError, ErrorKind, TokenError, SLUG_RULES_DETAIL};
 pub use jwks::{parse_jwks, JwkImport};
 pub use jwt::{
     check_claims, decode_header, fingerprint, may_join_tenant_created_at, verify, verify_signature,
-    Algorithm, KeyBinding, KeyFamily, KeyFormat, KeyId, TokenHeader, VerificationKey,
-    VerifiedToken, VerifyOptions, MAX_CLAIMS_BYTES, MAX_SUBJECT_BYTES, MAX_TOKEN_BYTES,
+    KeyBinding, KeyFormat, KeyId, TokenHeader, VerificationKey, VerifiedToken, VerifyOptions,
 };
+pub use limits::{MAX_CLAIMS_BYTES, MAX_SUBJECT_BYTES, MAX_TOKEN_BYTES};
 pub use membership::{InvitationRefusal, MemberRole, MembershipRefusal};
 pub use registration::{
     check_tenant_limit, registration_response, validate_member_role, validate_registration,
-    validate_tenant_name, validate_tenant_status, RegistrationPolicy, RegistrationRequest,
-    ValidatedRegistration, TENANT_STATUSES,
+    validate_tenant_name, RegistrationPolicy, RegistrationRequest, ValidatedRegistration,
 };
 pub use slug::{
     normalize_slug, slug_from_org_name, slug_with_suffix, validate_slug, validate_x_tenant,
     MAX_SLUG_LEN,
 };
+pub use tenant_status::TenantStatus;

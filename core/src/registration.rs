@@ -6,8 +6,8 @@ use uuid::Uuid;
 
 use crate::error::{quote, CoreError};
 use crate::slug::{slug_from_org_name, validate_slug};
+use crate::tenant_status::TenantStatus;
 
-pub const TENANT_STATUSES: [&str; 3] = ["active", "pending_approval", "suspended"];
 const ORGANIZATION_SIZES: [&str; 4] = ["small", "medium", "large", "enterprise"];
 const MAX_TENANT_NAME_CHARS: usize = 255;
 /// RFC 5321's limit on a forward path.
@@ -47,7 +47,7 @@ pub struct ValidatedRegistration {
     /// True when the caller chose the slug (a taken slug is then an error, never a suffix).
     pub slug_was_requested: bool,
     /// "active" | "pending_approval"
-    pub status: &'static str,
+    pub status: TenantStatus,
 }
 
 /// Checks a registration request. `token_email` / `token_email_verified` come from the
@@ -87,9 +87,9 @@ pub fn validate_registration(
         slug,
         slug_was_requested,
         status: if policy.requires_approval {
-            "pending_approval"
+            TenantStatus::PendingApproval
         } else {
-            "active"
+            TenantStatus::Active
         },
     })
 }
@@ -224,7 +224,7 @@ pub fn registration_response(
     tenant_id: Uuid,
     slug: &str,
     organization_name: &str,
-    status: &str,
+    status: TenantStatus,
     frontend_base_url: Option<&str>,
 ) -> Value {
     let dashboard_url = frontend_base_url
@@ -232,7 +232,7 @@ pub fn registration_response(
         .filter(|base| !base.is_empty())
         .map(|base| format!("{base}/?tenant={}", url_component(slug)));
     let tenant_header = format!("X-Tenant: {slug}");
-    let next_steps: Vec<String> = if status == "pending_approval" {
+    let next_steps: Vec<String> = if status == TenantStatus::PendingApproval {
         vec![
             "Wait for an administrator to approve your organization; the tenant cannot be used until then".to_owned(),
             format!("Once approved, send \"{tenant_header}\" with every API request"),
@@ -252,7 +252,7 @@ pub fn registration_response(
         "tenant_id": tenant_id.to_string(),
         "tenant_slug": slug,
         "organization_name": organization_name,
-        "status": status,
+        "status": status.as_str(),
         "dashboard_url": dashboard_url,
         "api_access": {
             "tenant_header": tenant_header,
@@ -301,17 +301,6 @@ pub fn validate_member_role(role: &str) -> Result<&'static str, CoreError> {
     crate::membership::MemberRole::parse(role).map(crate::membership::MemberRole::as_str)
 }
 
-/// One of [`TENANT_STATUSES`] (exact); returns the canonical spelling.
-pub fn validate_tenant_status(status: &str) -> Result<&'static str, CoreError> {
-    TENANT_STATUSES
-        .into_iter()
-        .find(|s| *s == status)
-        .ok_or_else(|| {
-            CoreError::invalid_argument(format!("Invalid tenant status \"{}\"", quote(status)))
-                .with_detail("The status must be active, pending_approval or suspended")
-        })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -339,7 +328,7 @@ mod tests {
         let v = validate_registration(&seed_request(), &open_policy(), None, None).unwrap();
         assert_eq!(v.slug, "new-startup");
         assert!(!v.slug_was_requested);
-        assert_eq!(v.status, "active");
+        assert_eq!(v.status, TenantStatus::Active);
         assert_eq!(v.organization_size.as_deref(), Some("small"));
     }
 
@@ -362,7 +351,7 @@ mod tests {
             ..open_policy()
         };
         let v = validate_registration(&seed_request(), &policy, None, None).unwrap();
-        assert_eq!(v.status, "pending_approval");
+        assert_eq!(v.status, TenantStatus::PendingApproval);
     }
 
     #[test]
@@ -519,7 +508,7 @@ mod tests {
             id,
             "new-startup",
             "New Startup Inc",
-            "active",
+            TenantStatus::Active,
             Some("https://boards.example.com/"),
         );
         assert_eq!(r["tenant_id"], "550e8400-e29b-41d4-a716-446655440001");
@@ -537,19 +526,31 @@ mod tests {
 
     #[test]
     fn response_without_base_url_has_null_dashboard_and_pending_steps_say_wait() {
-        let r = registration_response(Uuid::nil(), "s", "S", "pending_approval", Some(""));
+        let r = registration_response(
+            Uuid::nil(),
+            "s",
+            "S",
+            TenantStatus::PendingApproval,
+            Some(""),
+        );
         assert_eq!(r["dashboard_url"], Value::Null);
-        let r2 = registration_response(Uuid::nil(), "s", "S", "pending_approval", None);
+        let r2 = registration_response(Uuid::nil(), "s", "S", TenantStatus::PendingApproval, None);
         assert_eq!(r2["dashboard_url"], Value::Null);
         let first = r["next_steps"][0].as_str().unwrap();
         assert!(first.contains("approve"), "{first}");
-        let active = registration_response(Uuid::nil(), "s", "S", "active", None);
+        let active = registration_response(Uuid::nil(), "s", "S", TenantStatus::Active, None);
         assert_ne!(active["next_steps"], r["next_steps"]);
     }
 
     #[test]
     fn dashboard_url_encodes_odd_slugs() {
-        let r = registration_response(Uuid::nil(), "a&b", "S", "active", Some("https://x"));
+        let r = registration_response(
+            Uuid::nil(),
+            "a&b",
+            "S",
+            TenantStatus::Active,
+            Some("https://x"),
+        );
         assert_eq!(r["dashboard_url"], "https://x/?tenant=a%26b");
     }
 
@@ -563,11 +564,9 @@ mod tests {
     }
 
     #[test]
-    fn member_roles_and_statuses() {
+    fn member_roles() {
         assert_eq!(validate_member_role("Admin").unwrap(), "admin");
         assert_eq!(validate_member_role(" owner ").unwrap(), "owner");
         assert!(validate_member_role("root").is_err());
-        assert_eq!(validate_tenant_status("suspended").unwrap(), "suspended");
-        assert!(validate_tenant_status("deleted").is_err());
     }
 }

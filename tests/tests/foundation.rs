@@ -1,6 +1,7 @@
 //! Foundation: the schema the extension creates, its settings and who may change them, and who
 //! may read its bookkeeping.
 
+use boards_tenant_core::TenantStatus;
 use boards_tenant_harness::{Cluster, TestDb, ADMIN_ROLE, APP_ROLE};
 use boards_tenant_tests::settings::{Expected, Setting, HIDDEN_SETTINGS, SETTINGS};
 use boards_tenant_tests::{
@@ -339,4 +340,27 @@ fn every_security_definer_function_pins_its_search_path() {
             "{name} is expected to be SECURITY DEFINER (it reads keys and tenants)"
         );
     }
+}
+
+/// `TenantStatus` is the Rust side of `boards.tenants.status`: the check constraint must admit
+/// exactly its spellings, so a status added on one side only fails here.
+#[test]
+fn tenant_statuses_match_the_schemas_check_constraint() {
+    let db = shared_db();
+    let mut su = db.superuser();
+    let definition: String = su
+        .query_one(
+            "SELECT pg_catalog.pg_get_constraintdef(c.oid) FROM pg_catalog.pg_constraint c \
+             WHERE c.conrelid = 'boards.tenants'::pg_catalog.regclass AND c.contype = 'c' \
+             AND pg_catalog.pg_get_constraintdef(c.oid) LIKE '%status%'",
+            &[],
+        )
+        .unwrap_or_else(|e| panic!("reading the status constraint: {}", error_text(&e)))
+        .get(0);
+    // The literals of `status = ANY (ARRAY['active'::text, ...])`: every second piece between quotes.
+    let mut in_constraint: Vec<&str> = definition.split('\'').skip(1).step_by(2).collect();
+    in_constraint.sort_unstable();
+    let mut in_rust: Vec<&str> = TenantStatus::ALL.iter().map(|s| s.as_str()).collect();
+    in_rust.sort_unstable();
+    assert_eq!(in_constraint, in_rust, "constraint: {definition}");
 }
