@@ -90,15 +90,20 @@ pub fn current_command() -> ExtResult<CommandScope> {
                 EXISTS (SELECT FROM pg_catalog.pg_attribute a
                         WHERE a.attrelid = c.oid AND a.attname = $1
                           AND a.atttypid = 'pg_catalog.uuid'::pg_catalog.regtype
-                          AND a.attnum > 0 AND NOT a.attisdropped),
+                          AND a.attnum > 0 AND NOT a.attisdropped OFFSET 0),
                 c.relrowsecurity OR c.relforcerowsecurity
-                    OR EXISTS (SELECT FROM pg_catalog.pg_policy p WHERE p.polrelid = c.oid),
+                    OR EXISTS (SELECT FROM pg_catalog.pg_policy p WHERE p.polrelid = c.oid
+                               OFFSET 0),
                 EXISTS (SELECT FROM pg_catalog.pg_depend e
                         WHERE e.classid = 'pg_catalog.pg_class'::pg_catalog.regclass
-                          AND e.objid = c.oid AND e.objsubid = 0 AND e.deptype = 'e')
+                          AND e.objid = c.oid AND e.objsubid = 0 AND e.deptype = 'e'
+                        OFFSET 0)
          FROM pg_catalog.pg_event_trigger_ddl_commands() d
-         -- One index lookup per command row: OFFSET 0 keeps the planner from turning the
-         -- join into a hash join over all of pg_class (a cost that grows with the catalog).
+         -- One index lookup per command row. The planner guesses 100 rows for the function
+         -- and would hash all of pg_class (join) and all of pg_attribute / pg_policy /
+         -- pg_depend (the EXISTS, as hashed subplans, in the cached generic plan): a cost of
+         -- ~2-4 ms per statement that grows with the catalog. OFFSET 0 keeps each of them a
+         -- per-row index lookup (PostgreSQL does not turn an EXISTS with OFFSET into a hash).
          LEFT JOIN LATERAL (
              SELECT c.* FROM pg_catalog.pg_class c WHERE c.oid = CASE d.classid
                  WHEN 'pg_catalog.pg_class'::pg_catalog.regclass THEN d.objid

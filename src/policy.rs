@@ -147,6 +147,10 @@ pub fn states(only: Option<pg_sys::Oid>) -> ExtResult<Vec<ProtectionState>> {
 /// catalog query: the DDL guard asks only about the tables a command touched.
 pub fn states_of(tables: Option<Vec<pg_sys::Oid>>) -> ExtResult<Vec<ProtectionState>> {
     let schema = db::extension_schema()?;
+    // `OFFSET 0` in each EXISTS: without it the cached generic plan, which guesses many
+    // registry rows, may turn them into hashed subplans that read all of pg_policy, pg_index
+    // and pg_attribute on every DDL statement (a cost growing with the catalog); with it they
+    // stay index lookups per registered table asked about.
     let sql = r#"
         SELECT r.tbl::oid, r.tbl::text, r.tenant_column::text, r.builtin, r.protected_at,
                c.oid IS NOT NULL,
@@ -161,7 +165,8 @@ pub fn states_of(tables: Option<Vec<pg_sys::Oid>>) -> ExtResult<Vec<ProtectionSt
                              $2 || pg_catalog.quote_ident(r.tenant_column) || $5)
                      AND pg_catalog.pg_get_expr(p.polwithcheck, p.polrelid)
                          IN ($2 || pg_catalog.quote_ident(r.tenant_column) || $3,
-                             $2 || pg_catalog.quote_ident(r.tenant_column) || $5)),
+                             $2 || pg_catalog.quote_ident(r.tenant_column) || $5)
+                   OFFSET 0),
                coalesce((
                    SELECT pg_catalog.pg_get_expr(d.adbin, d.adrelid) IN ($4, $6)
                    FROM pg_catalog.pg_attribute a
@@ -171,7 +176,8 @@ pub fn states_of(tables: Option<Vec<pg_sys::Oid>>) -> ExtResult<Vec<ProtectionSt
                    SELECT FROM pg_catalog.pg_index i
                    JOIN pg_catalog.pg_attribute a
                      ON a.attrelid = i.indrelid AND a.attnum = i.indkey[0]
-                   WHERE i.indrelid = c.oid AND a.attname = r.tenant_column AND i.indisvalid),
+                   WHERE i.indrelid = c.oid AND a.attname = r.tenant_column AND i.indisvalid
+                   OFFSET 0),
                ARRAY(SELECT p.polname::text FROM pg_catalog.pg_policy p
                      WHERE p.polrelid = c.oid AND p.polpermissive AND p.polname <> r.policy_name
                      ORDER BY 1),
