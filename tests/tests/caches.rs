@@ -511,7 +511,10 @@ fn a_freed_slug_never_carries_old_tokens_to_a_new_tenant() {
             admin.query("SELECT * FROM boards_tenant_create('Other', 'dunder')", &[]),
             UNIQUE_VIOLATION,
         );
-        assert!(msg.starts_with("slug \"dunder\" is reserved"), "{config}: {msg}");
+        assert!(
+            msg.starts_with("slug \"dunder\" is reserved"),
+            "{config}: {msg}"
+        );
         assert_sqlstate(set_context(&mut app, &employee, None), NOT_FOUND);
 
         // Released by an admin and re-created: a token issued before the new tenant existed
