@@ -3,7 +3,6 @@
 //! is active, check or create the subject's membership, install the context.
 
 use std::cell::RefCell;
-use std::ffi::CString;
 use std::rc::Rc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -55,10 +54,10 @@ fn now_unix() -> i64 {
 
 fn verify_options() -> VerifyOptions {
     VerifyOptions {
-        leeway_secs: settings::JWT_LEEWAY.get().max(0) as u64,
-        issuers: settings::list(&settings::JWT_ISSUER),
-        audiences: settings::list(&settings::JWT_AUDIENCE),
-        require_exp: settings::JWT_REQUIRE_EXP.get(),
+        leeway_secs: settings::jwt_leeway_secs(),
+        issuers: settings::jwt_issuers(),
+        audiences: settings::jwt_audiences(),
+        require_exp: settings::jwt_require_exp(),
     }
 }
 
@@ -94,23 +93,12 @@ pub fn verify(token: &str) -> ExtResult<VerifiedToken> {
 thread_local! {
     /// The resolution settings, parsed once per value: the public mail domain list alone is
     /// some fifty strings.
-    static RESOLVE_CONFIG: RefCell<Option<(ResolveKey, Rc<ResolveConfig>)>> =
+    static RESOLVE_CONFIG: RefCell<Option<(settings::ResolutionInputs, Rc<ResolveConfig>)>> =
         const { RefCell::new(None) };
 }
 
-#[derive(PartialEq)]
-struct ResolveKey {
-    multi_tenant_mode: bool,
-    custom_claim: Option<CString>,
-    public_email_domains: Option<CString>,
-}
-
 fn resolve_config() -> Rc<ResolveConfig> {
-    let key = ResolveKey {
-        multi_tenant_mode: settings::MULTI_TENANT_MODE.get(),
-        custom_claim: settings::JWT_TENANT_CLAIM.get(),
-        public_email_domains: settings::PUBLIC_EMAIL_DOMAINS.get(),
-    };
+    let key = settings::resolution_inputs();
     RESOLVE_CONFIG.with(|cell| {
         let mut cached = cell.borrow_mut();
         if let Some((cached_key, config)) = cached.as_ref() {
@@ -119,9 +107,9 @@ fn resolve_config() -> Rc<ResolveConfig> {
             }
         }
         let config = Rc::new(ResolveConfig {
-            multi_tenant_mode: key.multi_tenant_mode,
-            custom_claim: settings::string(&settings::JWT_TENANT_CLAIM),
-            public_email_domains: settings::list(&settings::PUBLIC_EMAIL_DOMAINS),
+            multi_tenant_mode: settings::multi_tenant_mode(),
+            custom_claim: settings::jwt_tenant_claim(),
+            public_email_domains: settings::public_email_domains(),
         });
         *cached = Some((key, Rc::clone(&config)));
         config

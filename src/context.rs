@@ -39,16 +39,8 @@ pub fn current() -> Option<Rc<Context>> {
 
 /// The context this backend verified itself (`boards.context`).
 pub fn own() -> Option<Rc<Context>> {
-    // SAFETY: the GUC machinery owns this pointer and keeps it valid until the next change of
-    // the setting; we only borrow it for the comparison below.
-    let raw = unsafe { *settings::CONTEXT.as_ptr() };
-    if raw.is_null() {
-        return None;
-    }
-    let value = unsafe { CStr::from_ptr(raw) };
-    if value.is_empty() {
-        return None;
-    }
+    // Borrowed, not copied: only compared with the cached text below.
+    let value = settings::context_text()?;
     DECODED.with(|cell| {
         let mut cached = cell.borrow_mut();
         if let Some((bytes, ctx)) = cached.as_ref() {
@@ -66,7 +58,7 @@ pub fn own() -> Option<Rc<Context>> {
 /// text is also what `current()` caches, so the next read does not decode it again; setting
 /// the same context again (a repeated token) reuses the encoded text.
 pub fn install(ctx: Context, is_local: bool) -> ExtResult<Rc<Context>> {
-    if !is_local && settings::REQUIRE_LOCAL_CONTEXT.get() {
+    if !is_local && settings::require_local_context() {
         return Err(ExtError::NotAllowed(
             "session-scoped tenant contexts are disabled for this role (boards.require_local_context); pass is_local => true".into(),
         ));

@@ -171,7 +171,7 @@ fn on_ddl_command_end() -> ExtResult<()> {
     } else {
         policy::states_of(Some(candidates))?
     };
-    if settings::AUTO_PROTECT.get() && !loading_a_dump(superuser) {
+    if settings::auto_protect() && !loading_a_dump(superuser) {
         for relation in &scope.relations {
             let new_tenant_table = relation.protectable
                 && relation.may_gain_tenant_column

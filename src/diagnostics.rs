@@ -6,7 +6,7 @@ use crate::settings::{self, LogLevel};
 /// The message is built only when it is logged: the context setters call this on every
 /// request, and formatting it costs more than the cached verification it reports on.
 pub fn log(level: LogLevel, message: impl FnOnce() -> String) {
-    if settings::DEBUG.get() && level >= settings::LOG_LEVEL.get() {
+    if settings::diagnostics_level().is_some_and(|from| level >= from) {
         pgrx::log!("boards_tenant: {}", message());
     }
 }

@@ -19,7 +19,7 @@ fn finding(check: Check, detail: serde_json::Value) -> Finding {
 
 /// The configured issuers: those of `boards.jwt_issuer` and those keys are bound to.
 fn configured_issuers() -> ExtResult<Vec<String>> {
-    let mut issuers = settings::list(&settings::JWT_ISSUER);
+    let mut issuers = settings::jwt_issuers();
     let bound = db::rows(
         "SELECT DISTINCT issuer FROM boards.jwt_keys WHERE issuer IS NOT NULL ORDER BY 1",
         &[],

@@ -30,11 +30,11 @@ use crate::tenants;
 const MAX_SLUG_ATTEMPTS: u32 = 100;
 
 fn policy() -> RegistrationPolicy {
-    let max = settings::MAX_TENANTS_PER_USER.get();
+    let max = settings::max_tenants_per_user();
     RegistrationPolicy {
-        multi_tenant_mode: settings::MULTI_TENANT_MODE.get(),
-        requires_approval: settings::REGISTRATION_REQUIRES_APPROVAL.get(),
-        allowed_domains: settings::list(&settings::REGISTRATION_ALLOWED_DOMAINS),
+        multi_tenant_mode: settings::multi_tenant_mode(),
+        requires_approval: settings::registration_requires_approval(),
+        allowed_domains: settings::registration_allowed_domains(),
         max_tenants_per_user: (max > 0).then_some(max as u32),
     }
 }
@@ -117,12 +117,10 @@ fn register(req: RegistrationRequest, include_sample_data: bool) -> ExtResult<se
     }
 
     // The registrant's own verified organisation domain lets colleagues join on first use.
-    let email_domains: Vec<String> = organisation_email_domain(
-        &ctx.claims,
-        &settings::list(&settings::PUBLIC_EMAIL_DOMAINS),
-    )
-    .into_iter()
-    .collect();
+    let email_domains: Vec<String> =
+        organisation_email_domain(&ctx.claims, &settings::public_email_domains())
+            .into_iter()
+            .collect();
     let settings = json!({
         "admin_email": valid.admin_email,
         "use_case": valid.use_case,
@@ -152,7 +150,7 @@ fn register(req: RegistrationRequest, include_sample_data: bool) -> ExtResult<se
         &slug,
         &valid.organization_name,
         valid.status,
-        settings::string(&settings::FRONTEND_BASE_URL).as_deref(),
+        settings::frontend_base_url().as_deref(),
     ))
 }
 
@@ -188,6 +186,6 @@ fn boards_tenant_registration_status() -> SqlResult<JsonB> {
         "requires_approval": policy.requires_approval,
         "max_tenants_per_user": policy.max_tenants_per_user,
         "allowed_domains": (!policy.allowed_domains.is_empty()).then_some(&policy.allowed_domains),
-        "frontend_base_url": settings::string(&settings::FRONTEND_BASE_URL),
+        "frontend_base_url": settings::frontend_base_url(),
     })))
 }

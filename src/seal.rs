@@ -7,7 +7,7 @@
 //! outlives its token (`exp`) nor `boards.seal_lifetime`.
 
 use std::cell::RefCell;
-use std::ffi::{CStr, CString};
+use std::ffi::CString;
 use std::rc::Rc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -34,24 +34,6 @@ struct Unsealed {
     expires_at: i64,
 }
 
-/// `boards.seal_secret` as set, byte for byte; `None` when unset or empty.
-fn secret() -> Option<CString> {
-    settings::SEAL_SECRET.get().filter(|s| !s.is_empty())
-}
-
-/// `boards.seal_secret` borrowed from the GUC machinery, for one read of the sealed context
-/// (the pointer stays valid until the setting changes): policies read the context once per
-/// statement, and a copy of the secret each time was a third of the sealed path's extra cost.
-fn borrowed_secret<'a>() -> Option<&'a CStr> {
-    // SAFETY: the GUC machinery owns the pointer; it is only borrowed for this read.
-    let raw = unsafe { *settings::SEAL_SECRET.as_ptr() };
-    if raw.is_null() {
-        return None;
-    }
-    let secret = unsafe { CStr::from_ptr(raw) };
-    (!secret.is_empty()).then_some(secret)
-}
-
 fn now_unix() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -60,17 +42,11 @@ fn now_unix() -> i64 {
 
 /// The context `boards.sealed_context` carries, if it verifies and has not expired.
 pub fn current_sealed() -> Option<Rc<Context>> {
-    // SAFETY: the GUC machinery owns the pointer and keeps it valid until the setting
-    // changes; it is only borrowed here.
-    let raw = unsafe { *settings::SEALED_CONTEXT.as_ptr() };
-    if raw.is_null() {
-        return None;
-    }
-    let value = unsafe { CStr::from_ptr(raw) };
-    if value.is_empty() {
-        return None;
-    }
-    let secret = borrowed_secret()?;
+    // Borrowed, not copied: only compared with the cached value below.
+    let value = settings::sealed_context_text()?;
+    // Borrowed, not copied: a copy of the secret per read was a third of the sealed path's
+    // extra cost.
+    let secret = settings::seal_secret_text()?;
     let now = now_unix();
     UNSEALED.with(|cell| {
         let mut cached = cell.borrow_mut();
@@ -101,14 +77,14 @@ fn boards_context_seal() -> SqlResult<String> {
     let ctx = context::own_with_tenant().ok_or_else(|| {
         ExtError::NotAllowed("there is no tenant context of this backend's own to seal".into())
     })?;
-    let secret = secret().ok_or_else(|| {
+    let secret = settings::seal_secret().ok_or_else(|| {
         ExtError::NotAllowed(
             "boards.seal_secret is not set: set it (the same on every node) to seal contexts"
                 .into(),
         )
     })?;
     let now = now_unix();
-    let expires_at = seal_expiry(&ctx, now, i64::from(settings::SEAL_LIFETIME.get()));
+    let expires_at = seal_expiry(&ctx, now, settings::seal_lifetime_secs());
     seal(&ctx, expires_at, secret.as_bytes()).map_err(|e| match e {
         SealError::WeakSecret => ExtError::NotAllowed(
             "boards.seal_secret is too short: use at least 32 random bytes".into(),

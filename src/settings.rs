@@ -13,34 +13,32 @@ use boards_tenant_core::claims::DEFAULT_PUBLIC_EMAIL_DOMAINS;
 /// Name of the setting that carries the session's tenant context (see `context.rs`).
 pub const CONTEXT_SETTING: &CStr = c"boards.context";
 
-pub static MULTI_TENANT_MODE: GucSetting<bool> = GucSetting::<bool>::new(false);
-pub static JWT_TENANT_CLAIM: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
-pub static REGISTRATION_REQUIRES_APPROVAL: GucSetting<bool> = GucSetting::<bool>::new(false);
-pub static REGISTRATION_ALLOWED_DOMAINS: GucSetting<Option<CString>> =
+static MULTI_TENANT_MODE: GucSetting<bool> = GucSetting::<bool>::new(false);
+static JWT_TENANT_CLAIM: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+static REGISTRATION_REQUIRES_APPROVAL: GucSetting<bool> = GucSetting::<bool>::new(false);
+static REGISTRATION_ALLOWED_DOMAINS: GucSetting<Option<CString>> =
     GucSetting::<Option<CString>>::new(None);
-pub static MAX_TENANTS_PER_USER: GucSetting<i32> = GucSetting::<i32>::new(0);
-pub static FRONTEND_BASE_URL: GucSetting<Option<CString>> =
-    GucSetting::<Option<CString>>::new(None);
-pub static DEBUG: GucSetting<bool> = GucSetting::<bool>::new(false);
-pub static LOG_LEVEL: GucSetting<LogLevel> = GucSetting::<LogLevel>::new(LogLevel::Info);
-pub static JWT_ISSUER: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
-pub static JWT_AUDIENCE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
-pub static JWT_LEEWAY: GucSetting<i32> = GucSetting::<i32>::new(30);
-pub static JWT_REQUIRE_EXP: GucSetting<bool> = GucSetting::<bool>::new(false);
-pub static PUBLIC_EMAIL_DOMAINS: GucSetting<Option<CString>> =
-    GucSetting::<Option<CString>>::new(None);
-pub static AUTO_PROTECT: GucSetting<bool> = GucSetting::<bool>::new(true);
-pub static REQUIRE_LOCAL_CONTEXT: GucSetting<bool> = GucSetting::<bool>::new(false);
-pub static CONTEXT: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+static MAX_TENANTS_PER_USER: GucSetting<i32> = GucSetting::<i32>::new(0);
+static FRONTEND_BASE_URL: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+static DEBUG: GucSetting<bool> = GucSetting::<bool>::new(false);
+static LOG_LEVEL: GucSetting<LogLevel> = GucSetting::<LogLevel>::new(LogLevel::Info);
+static JWT_ISSUER: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+static JWT_AUDIENCE: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+static JWT_LEEWAY: GucSetting<i32> = GucSetting::<i32>::new(30);
+static JWT_REQUIRE_EXP: GucSetting<bool> = GucSetting::<bool>::new(false);
+static PUBLIC_EMAIL_DOMAINS: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+static AUTO_PROTECT: GucSetting<bool> = GucSetting::<bool>::new(true);
+static REQUIRE_LOCAL_CONTEXT: GucSetting<bool> = GucSetting::<bool>::new(false);
+static CONTEXT: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 /// Name of the setting a sealed context travels in (`seal.rs`).
 pub const SEALED_CONTEXT_SETTING: &CStr = c"boards.sealed_context";
-pub static SEALED_CONTEXT: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+static SEALED_CONTEXT: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 /// The per-cluster secret that seals contexts; unset: nothing is sealed or unsealed.
-pub static SEAL_SECRET: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
+static SEAL_SECRET: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(None);
 /// How long a sealed context lasts at most, in seconds (never beyond its token's `exp`).
-pub static SEAL_LIFETIME: GucSetting<i32> = GucSetting::<i32>::new(300);
+static SEAL_LIFETIME: GucSetting<i32> = GucSetting::<i32>::new(300);
 /// The byte budget of all the extension's per-backend caches together, in kB.
-pub static CACHE_BUDGET_KB: GucSetting<i32> = GucSetting::<i32>::new(DEFAULT_CACHE_BUDGET_KB);
+static CACHE_BUDGET_KB: GucSetting<i32> = GucSetting::<i32>::new(DEFAULT_CACHE_BUDGET_KB);
 pub const DEFAULT_CACHE_BUDGET_KB: i32 = 16 * 1024;
 
 /// `boards.cache_budget` in bytes. Shared out as: verified tokens 1/2, memberships 1/4,
@@ -253,7 +251,7 @@ pub fn register() {
 }
 
 /// A string setting as an owned Rust string; unset and empty are both `None`.
-pub fn string(setting: &GucSetting<Option<CString>>) -> Option<String> {
+fn string(setting: &GucSetting<Option<CString>>) -> Option<String> {
     setting
         .get()
         .and_then(|c| c.into_string().ok())
@@ -262,10 +260,139 @@ pub fn string(setting: &GucSetting<Option<CString>>) -> Option<String> {
 }
 
 /// A comma-separated list setting.
-pub fn list(setting: &GucSetting<Option<CString>>) -> Vec<String> {
+fn list(setting: &GucSetting<Option<CString>>) -> Vec<String> {
     string(setting)
         .map(|s| boards_tenant_core::claims::parse_domain_list(&s))
         .unwrap_or_default()
+}
+
+/// A string setting's value borrowed from the GUC machinery, without a copy; `None` when unset
+/// or empty. For the per-statement readers: the value stays valid until the setting changes,
+/// so the caller uses it at once and keeps nothing of it but a copy.
+fn borrowed<'a>(setting: &GucSetting<Option<CString>>) -> Option<&'a CStr> {
+    // SAFETY: the GUC machinery owns the pointer and keeps it valid until the next change of
+    // the setting; it is only read here and by the caller, at once.
+    let raw = unsafe { *setting.as_ptr() };
+    if raw.is_null() {
+        return None;
+    }
+    let value = unsafe { CStr::from_ptr(raw) };
+    (!value.is_empty()).then_some(value)
+}
+
+// ---- accessors: the only way the rest of the extension reads a setting ----
+
+/// `boards.multi_tenant_mode`.
+pub fn multi_tenant_mode() -> bool {
+    MULTI_TENANT_MODE.get()
+}
+
+/// `boards.jwt_tenant_claim`: the custom claim that names the tenant, if any.
+pub fn jwt_tenant_claim() -> Option<String> {
+    string(&JWT_TENANT_CLAIM)
+}
+
+/// `boards.public_email_domains`, parsed.
+pub fn public_email_domains() -> Vec<String> {
+    list(&PUBLIC_EMAIL_DOMAINS)
+}
+
+/// The settings tenant resolution depends on, as set (for a cache keyed by them: comparing
+/// these is cheaper than parsing the domain list again).
+#[derive(PartialEq)]
+pub struct ResolutionInputs {
+    multi_tenant_mode: bool,
+    custom_claim: Option<CString>,
+    public_email_domains: Option<CString>,
+}
+
+pub fn resolution_inputs() -> ResolutionInputs {
+    ResolutionInputs {
+        multi_tenant_mode: MULTI_TENANT_MODE.get(),
+        custom_claim: JWT_TENANT_CLAIM.get(),
+        public_email_domains: PUBLIC_EMAIL_DOMAINS.get(),
+    }
+}
+
+/// `boards.registration_requires_approval`.
+pub fn registration_requires_approval() -> bool {
+    REGISTRATION_REQUIRES_APPROVAL.get()
+}
+
+/// `boards.registration_allowed_domains`, parsed (empty: any domain).
+pub fn registration_allowed_domains() -> Vec<String> {
+    list(&REGISTRATION_ALLOWED_DOMAINS)
+}
+
+/// `boards.max_tenants_per_user` (0: no limit).
+pub fn max_tenants_per_user() -> i32 {
+    MAX_TENANTS_PER_USER.get()
+}
+
+/// `boards.frontend_base_url`, if set.
+pub fn frontend_base_url() -> Option<String> {
+    string(&FRONTEND_BASE_URL)
+}
+
+/// The level from which the extension's own diagnostics are logged: `None` while
+/// `boards.debug` is off, else `boards.log_level`.
+pub fn diagnostics_level() -> Option<LogLevel> {
+    DEBUG.get().then(|| LOG_LEVEL.get())
+}
+
+/// `boards.jwt_issuer`, parsed: the issuers every token must name one of (empty: any).
+pub fn jwt_issuers() -> Vec<String> {
+    list(&JWT_ISSUER)
+}
+
+/// `boards.jwt_audience`, parsed.
+pub fn jwt_audiences() -> Vec<String> {
+    list(&JWT_AUDIENCE)
+}
+
+/// `boards.jwt_leeway` in seconds (a negative value counts as none).
+pub fn jwt_leeway_secs() -> u64 {
+    u64::try_from(JWT_LEEWAY.get()).unwrap_or(0)
+}
+
+/// `boards.jwt_require_exp`.
+pub fn jwt_require_exp() -> bool {
+    JWT_REQUIRE_EXP.get()
+}
+
+/// `boards.auto_protect`.
+pub fn auto_protect() -> bool {
+    AUTO_PROTECT.get()
+}
+
+/// `boards.require_local_context`.
+pub fn require_local_context() -> bool {
+    REQUIRE_LOCAL_CONTEXT.get()
+}
+
+/// `boards.context`, borrowed (see [`borrowed`]): read by every policy's context reader.
+pub fn context_text<'a>() -> Option<&'a CStr> {
+    borrowed(&CONTEXT)
+}
+
+/// `boards.sealed_context`, borrowed.
+pub fn sealed_context_text<'a>() -> Option<&'a CStr> {
+    borrowed(&SEALED_CONTEXT)
+}
+
+/// `boards.seal_secret`, borrowed: read once per sealed-context read.
+pub fn seal_secret_text<'a>() -> Option<&'a CStr> {
+    borrowed(&SEAL_SECRET)
+}
+
+/// `boards.seal_secret` as set, byte for byte; `None` when unset or empty.
+pub fn seal_secret() -> Option<CString> {
+    SEAL_SECRET.get().filter(|s| !s.is_empty())
+}
+
+/// `boards.seal_lifetime` in seconds.
+pub fn seal_lifetime_secs() -> i64 {
+    i64::from(SEAL_LIFETIME.get())
 }
 
 #[cfg(any(test, feature = "pg_test"))]

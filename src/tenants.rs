@@ -516,7 +516,7 @@ pub fn create_sample_data(tenant_id: pgrx::Uuid, owner: Option<pgrx::Uuid>) -> E
 
 /// Refuses changes that would leave single-tenant data without its tenant.
 fn protect_default(tenant: &TenantRow, what: &str) -> ExtResult<()> {
-    if tenant.slug == DEFAULT_SLUG && !settings::MULTI_TENANT_MODE.get() {
+    if tenant.slug == DEFAULT_SLUG && !settings::multi_tenant_mode() {
         return Err(ExtError::NotAllowed(format!(
             "the default tenant cannot be {what} while boards.multi_tenant_mode is off"
         )));
