@@ -2,7 +2,7 @@
 //! resolve the tenant (DESIGN section 4, in `boards_tenant_core::claims`), check it exists and
 //! is active, check or create the subject's membership, install the context.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -38,11 +38,18 @@ const TOKEN_CACHE_BYTES: usize = 8 * 1024 * 1024;
 thread_local! {
     static VERIFIED: RefCell<TokenCache> =
         RefCell::new(TokenCache::new(TOKEN_CACHE_ENTRIES, TOKEN_CACHE_BYTES));
+    /// The key generation the cache's entries were verified under.
+    static VERIFIED_UNDER: Cell<Option<u64>> = const { Cell::new(None) };
 }
 
-/// Called when keys change: a token verified by a removed key must not stay trusted.
-pub fn forget_verified_tokens() {
-    VERIFIED.with(|c| c.borrow_mut().clear());
+/// The verified-token cache belongs to this module, and so does dropping it: each entry already
+/// answers only under the key generation that verified it (`keys::installed`), and the first
+/// verification under a new generation empties the cache, so the memory of tokens no key
+/// verifies any more goes at once too. (`keys` knows nothing of this cache.)
+fn verified_tokens_follow(generation: u64) {
+    if VERIFIED_UNDER.with(|g| g.replace(Some(generation))) != Some(generation) {
+        VERIFIED.with(|c| c.borrow_mut().clear());
+    }
 }
 
 fn now_unix() -> i64 {
@@ -70,6 +77,7 @@ fn verify_options() -> VerifyOptions {
 /// token verified by an earlier generation is verified again.
 pub fn verify(token: &str) -> ExtResult<VerifiedToken> {
     let (generation, keys) = keys::installed()?;
+    verified_tokens_follow(generation);
     let budget = settings::cache_budget_bytes() / 2;
     let cached = VERIFIED.with(|c| {
         let mut c = c.borrow_mut();

@@ -196,12 +196,12 @@ fn build(stored: &StoredKey) -> ExtResult<VerificationKey> {
     )?)
 }
 
-/// Drops the cached keys, and the tokens they verified: a removed key must stop verifying
-/// cached tokens at once.
+/// Drops the cached keys and starts a new key generation: a token verified under an older one
+/// is verified again (`auth.rs` keys its verified-token cache by generation), so a removed key
+/// stops verifying cached tokens at once.
 fn forget() {
     KEYS.with(|k| *k.borrow_mut() = None);
     LOADS.with(|l| l.set(l.get().wrapping_add(1)));
-    crate::auth::forget_verified_tokens();
 }
 
 /// A key's algorithm: an unknown or unsigned one is a bad argument here, not a bad token.
