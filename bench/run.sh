@@ -55,7 +55,7 @@ fi
 # install rewrites the library under it (SIGBUS) or swaps in another build mid-measurement.
 # (The install above took it exclusively; another install may slip in between: the report
 # prints the library's size and hash.)
-exec 9>"$INSTALL_LOCK"
+exec 9>"$(install_lock)"
 flock -s 9
 
 # Settings: memory and connections only. fsync, synchronous_commit, WAL and checkpoints stay at

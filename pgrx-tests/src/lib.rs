@@ -16,8 +16,9 @@
 //! run as root), else as the current user. Before the first cluster of a process starts, the
 //! extension is built and installed with `cargo pgrx install` (target dir
 //! `target/harness-install`), unless `BOARDS_TENANT_SKIP_INSTALL=1`. An flock on
-//! `/tmp/boards_tenant_install.lock` keeps test processes from reinstalling the library under
-//! each other's running clusters: a process waiting to install waits for the others to exit.
+//! `/tmp/boards_tenant_install.<the pg_config path>.lock` keeps test processes from
+//! reinstalling the library under each other's running clusters of the same PostgreSQL tree: a
+//! process waiting to install waits for the others to exit.
 //!
 //! Each cluster lives in `/tmp/boards_tenant_XXXXXX/` (`data/`, `sock/`, `server.log`) and is
 //! removed when it stops; a watchdog process removes it if the test process dies first.
