@@ -17,7 +17,8 @@ use pgrx::{FromDatum, IntoDatum};
 use crate::error::{ExtError, ExtResult};
 use crate::plan_cache;
 
-/// The settings every internal query runs with. Planner switches that do not exist in the
+/// The settings every internal query runs with; search_path first (a nested pin re-checks only
+/// it, `PinnedSettings::pin`). Planner switches that do not exist in the
 /// running server version are skipped (see [`known_settings`]).
 const PINNED_SETTINGS: &[(&std::ffi::CStr, &std::ffi::CStr)] = &[
     (c"search_path", c"pg_catalog, pg_temp"),
@@ -75,6 +76,11 @@ pub struct PinnedSettings {
 thread_local! {
     /// Bit i set: `PINNED_SETTINGS[i]` exists in this server (looked up once per backend).
     static KNOWN_SETTINGS: std::cell::Cell<Option<u64>> = const { std::cell::Cell::new(None) };
+    /// How many [`PinnedSettings`] are alive. Inside an outer one (the DDL trigger's, around all
+    /// its queries) the settings are pinned already and nothing of ours changes them, so an
+    /// inner one checks nothing: reading the ~45 settings by name was most of what a DDL
+    /// statement paid the extension beyond its one catalog query.
+    static PIN_DEPTH: std::cell::Cell<u32> = const { std::cell::Cell::new(0) };
 }
 
 /// Which of the [`PINNED_SETTINGS`] this server version has (`enable_memoize` appeared in 14,
@@ -110,6 +116,15 @@ fn has_value(name: &std::ffi::CStr, value: &std::ffi::CStr) -> bool {
 
 impl PinnedSettings {
     pub fn pin() -> Self {
+        // Counted only once a value exists, whose drop (on every exit, an ERROR's unwinding
+        // included) uncounts it: an error while pinning leaves the count as it was. Nested,
+        // only search_path is checked again (what code running in between could have set
+        // that matters for security); the planner settings stay as the outer one left them.
+        let (search_path, pinned_path) = PINNED_SETTINGS[0];
+        if PIN_DEPTH.with(|d| d.get()) > 0 && has_value(search_path, pinned_path) {
+            PIN_DEPTH.with(|d| d.set(d.get().saturating_add(1)));
+            return PinnedSettings { level: None };
+        }
         let known = known_settings();
         let mut level = None;
         for (i, (name, value)) in PINNED_SETTINGS.iter().enumerate() {
@@ -134,12 +149,14 @@ impl PinnedSettings {
                 );
             }
         }
+        PIN_DEPTH.with(|d| d.set(d.get().saturating_add(1)));
         PinnedSettings { level }
     }
 }
 
 impl Drop for PinnedSettings {
     fn drop(&mut self) {
+        PIN_DEPTH.with(|d| d.set(d.get().saturating_sub(1)));
         if let Some(level) = self.level {
             // SAFETY: pops exactly the nest level `pin` pushed.
             unsafe { pg_sys::AtEOXact_GUC(!std::thread::panicking(), level) };
