@@ -6,12 +6,13 @@
 #   bash bench/ddl.sh [--sizes "0 10000 50000"] [--protected "10 1000"] [--statements 100]
 #                     [--repeat 3]
 #
-# Uses the PostgreSQL of $PG_CONFIG (scripts/lib.sh: use_pg) with the extension installed in
-# it (install_extension), in a throwaway cluster. Run as root (the server runs as postgres).
+# Uses the default PostgreSQL 15 (scripts/lib.sh), or the tree of $BENCH_PG_CONFIG, with the
+# extension installed in it (install_extension), in a throwaway cluster. Run as root (the server runs as postgres).
 set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$BENCH_DIR/../scripts/lib.sh"
-: "${PG_CONFIG:?set PG_CONFIG (source scripts/lib.sh; use_pg 15 /path/to/pg_config)}"
+# BENCH_PG_CONFIG: the PostgreSQL tree to measure (default: scripts/lib.sh's PostgreSQL 15).
+[ -n "${BENCH_PG_CONFIG:-}" ] && use_pg 15 "$BENCH_PG_CONFIG"
 trap stop_cluster EXIT
 # One DO block creates thousands of tables: each holds a lock until it commits.
 start_cluster "max_locks_per_transaction = 1024" "shared_buffers = 512MB" "fsync = off"
