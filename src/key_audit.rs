@@ -14,7 +14,7 @@ use crate::settings;
 const SAMPLES: usize = 10;
 
 fn finding(check: Check, detail: serde_json::Value) -> Finding {
-    Finding::config(check, check.severity(), "boards.jwt_keys", detail)
+    Finding::config(check, "boards.jwt_keys", detail)
 }
 
 /// The configured issuers: those of `boards.jwt_issuer` and those keys are bound to.

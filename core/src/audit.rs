@@ -272,11 +272,12 @@ pub struct Finding {
 
 impl Finding {
     /// A finding of the whole database (no tenant).
-    pub fn config(check: Check, severity: Severity, object_name: &str, detail: Value) -> Finding {
+    /// A configuration finding at its check's severity (the vocabulary decides, not the caller).
+    pub fn config(check: Check, object_name: &str, detail: Value) -> Finding {
         Finding {
             tenant_slug: None,
             check_name: check.name().to_owned(),
-            severity: severity.name().to_owned(),
+            severity: check.severity().name().to_owned(),
             object_name: object_name.to_owned(),
             detail,
         }
@@ -406,7 +407,8 @@ mod tests {
     fn finding(check: Check, severity: Severity, tenant: Option<&str>) -> Finding {
         Finding {
             tenant_slug: tenant.map(str::to_owned),
-            ..Finding::config(check, severity, "t", json!({"n": 1}))
+            severity: severity.name().to_owned(),
+            ..Finding::config(check, "t", json!({"n": 1}))
         }
     }
 

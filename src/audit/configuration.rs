@@ -12,95 +12,81 @@ pub(super) fn protection_checks(
     let mut out = Vec::new();
     let protect = |table: &str| format!("SELECT {schema}.boards_tenant_protect({})", lit(table));
     for s in states {
+        let mut flag =
+            |check: Check, detail: Value| out.push(Finding::config(check, &s.table, detail));
         if !s.exists {
-            out.push(Finding::config(
+            flag(
                 Check::RegistryTableMissing,
-                Severity::High,
-                &s.table,
                 json!({
                     "tenant_column": s.tenant_column,
                     "builtin": s.builtin,
                     "problem": "table no longer exists",
                     "fix": format!("SELECT {schema}.boards_tenant_unprotect({}) or DELETE the entry from boards.protected_tables", lit(&s.table)),
                 }),
-            ));
+            );
             continue;
         }
         if let Some(t) = tables.iter().find(|t| t.oid == s.oid) {
             if !t.tenant_column_exists {
-                out.push(Finding::config(
+                flag(
                     Check::RegistryTableMissing,
-                    Severity::High,
-                    &s.table,
                     json!({
                         "tenant_column": s.tenant_column,
                         "builtin": s.builtin,
                         "problem": format!("tenant column {} no longer exists", s.tenant_column),
                         "fix": format!("Restore column {} (uuid) and run {}", s.tenant_column, protect(&s.table)),
                     }),
-                ));
+                );
             }
         }
         if !s.rls_enabled {
-            out.push(Finding::config(
+            flag(
                 Check::RlsDisabled,
-                Severity::Critical,
-                &s.table,
                 json!({"fix": format!("ALTER TABLE {} ENABLE ROW LEVEL SECURITY", s.table)}),
-            ));
+            );
         }
         if !s.rls_forced {
-            out.push(Finding::config(
+            flag(
                 Check::RlsNotForced,
-                Severity::High,
-                &s.table,
                 json!({"fix": format!("ALTER TABLE {} FORCE ROW LEVEL SECURITY", s.table)}),
-            ));
+            );
         }
         if !s.policy_ok {
-            out.push(Finding::config(
+            flag(
                 Check::TenantPolicyMissing,
-                Severity::Critical,
-                &s.table,
                 json!({
                     "policy": policy::POLICY_NAME,
                     "tenant_column": s.tenant_column,
                     "fix": protect(&s.table),
                 }),
-            ));
+            );
         }
         if !s.default_ok {
-            out.push(Finding::config(
+            flag(
                 Check::MissingTenantDefault,
-                Severity::Low,
-                &s.table,
                 json!({
                     "tenant_column": s.tenant_column,
                     "fix": format!("ALTER TABLE {} ALTER COLUMN {} SET DEFAULT {schema}.boards_current_tenant()", s.table, ident(&s.tenant_column)),
                 }),
-            ));
+            );
         }
         if !s.indexed {
-            out.push(Finding::config(
+            flag(
                 Check::MissingTenantIndex,
-                Severity::Low,
-                &s.table,
                 json!({
                     "tenant_column": s.tenant_column,
                     "fix": format!("CREATE INDEX ON {} ({})", s.table, ident(&s.tenant_column)),
                 }),
-            ));
+            );
         }
         if !s.truncate_grantees.is_empty() {
-            out.push(Finding::config(
+            flag(
                 Check::TruncateGranted,
-                Severity::Critical,
-                &s.table,
                 json!({
                     "grantees": s.truncate_grantees,
                     "fix": format!("REVOKE TRUNCATE ON {} FROM {}", s.table, s.truncate_grantees.join(", ")),
                 }),
-            ));
+            );
         }
     }
 
@@ -427,7 +413,6 @@ pub(super) fn foreign_grant_check() -> ExtResult<Vec<Finding>> {
             let fix = grant.revoke_statement();
             Finding::config(
                 Check::ExtensionTablePrivilegeGranted,
-                Severity::Critical,
                 &grant.table,
                 json!({
                     "grantee": grant.grantee,
@@ -461,7 +446,6 @@ pub(super) fn preload_check() -> ExtResult<Vec<Finding>> {
     .unwrap_or_default();
     Ok(vec![Finding::config(
         Check::LibraryNotPreloaded,
-        Severity::Critical,
         "shared_preload_libraries",
         json!({
             "shared_preload_libraries": shared,
@@ -485,7 +469,6 @@ pub(super) fn foreign_key_checks(tables: &[Table], fks: &[ForeignKey]) -> Vec<Fi
             let parent_columns = fk.parent_columns.join(", ");
             Some(Finding::config(
                 Check::ForeignKeyWithoutTenant,
-                Severity::Medium,
                 &child.name,
                 json!({
                     "constraint": fk.name,

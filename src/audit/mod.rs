@@ -36,7 +36,7 @@ use configuration::*;
 use data::*;
 use registry::*;
 
-pub use boards_tenant_core::audit::{Check, Finding, Severity};
+pub use boards_tenant_core::audit::{Check, Finding};
 
 use crate::db;
 use crate::error::{ExtError, ExtResult, SqlResult};
