@@ -355,7 +355,12 @@ fn set_tenant_from_jwt(
 
 /// Verifies the token, resolves and checks the tenant, and makes it this session's
 /// (`is_local => false`) or this transaction's (`is_local => true`) tenant context.
-#[pg_extern(volatile, parallel_unsafe, requires = ["tenant_context_type"])]
+///
+/// SECURITY DEFINER (it reads keys, tenants and memberships, and writes first-use
+/// memberships) without a `SET search_path` clause: this and `boards_authenticate` run per
+/// request, with their caches warm they run no query, and a SET clause would cost every call;
+/// every query they do run pins search_path itself (`db.rs`).
+#[pg_extern(volatile, parallel_unsafe, requires = ["tenant_context_type"], security_definer)]
 fn boards_set_tenant_from_jwt(
     token: Option<String>,
     x_tenant: default!(Option<String>, "NULL"),
@@ -369,7 +374,7 @@ fn boards_set_tenant_from_jwt(
 
 /// Verifies the token and sets the identity only, with no tenant (e.g. for registration).
 /// Returns the subject.
-#[pg_extern(volatile, parallel_unsafe)]
+#[pg_extern(volatile, parallel_unsafe, security_definer)]
 fn boards_authenticate(
     token: Option<String>,
     is_local: default!(bool, false),
@@ -396,7 +401,8 @@ fn boards_authenticate(
 
 /// Sets a tenant context without a token, for trusted server roles (admin role only), e.g.
 /// background jobs. The tenant must exist and be active; the context has no subject.
-#[pg_extern(volatile, parallel_unsafe, requires = ["tenant_context_type"])]
+#[pg_extern(volatile, parallel_unsafe, requires = ["tenant_context_type"], security_definer)]
+#[search_path(pg_catalog, pg_temp)]
 fn boards_set_tenant(
     slug: Option<String>,
     is_local: default!(bool, false),

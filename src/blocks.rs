@@ -156,7 +156,8 @@ pub fn clear_member_block(tenant_id: pgrx::Uuid, subject: &str) -> ExtResult<()>
 
 /// Blocks a subject platform-wide (admin role): no context for it from the next statement on,
 /// in every session, and no first-use membership anywhere.
-#[pg_extern(volatile, parallel_unsafe)]
+#[pg_extern(volatile, parallel_unsafe, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
 fn boards_subject_block(
     subject: Option<String>,
     reason: default!(Option<String>, "NULL"),
@@ -174,7 +175,8 @@ fn boards_subject_block(
 }
 
 /// Lifts a platform-wide block; `false` when the subject was not blocked.
-#[pg_extern(volatile, parallel_unsafe)]
+#[pg_extern(volatile, parallel_unsafe, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
 fn boards_subject_unblock(subject: Option<String>) -> SqlResult<bool> {
     let subject =
         subject.ok_or_else(|| ExtError::InvalidArgument("subject must not be NULL".into()))?;

@@ -256,14 +256,16 @@ mod boards {
     use super::*;
 
     /// Called by the event trigger function; not for direct use (EXECUTE is not granted).
-    #[pg_extern(volatile, parallel_unsafe)]
+    #[pg_extern(volatile, parallel_unsafe, security_definer)]
+    #[search_path(pg_catalog, pg_temp)]
     fn on_ddl_command_end_internal() -> SqlResult<()> {
         let _pinned = db::PinnedSettings::pin();
         Ok(on_ddl_command_end()?)
     }
 
     /// Called by the `sql_drop` event trigger function; not for direct use.
-    #[pg_extern(volatile, parallel_unsafe)]
+    #[pg_extern(volatile, parallel_unsafe, security_definer)]
+    #[search_path(pg_catalog, pg_temp)]
     fn on_sql_drop_internal() -> SqlResult<()> {
         let _pinned = db::PinnedSettings::pin();
         Ok(on_sql_drop()?)

@@ -100,7 +100,8 @@ mod boards {
     use super::*;
 
     /// Statement trigger helper: tells every backend that `tbl` changed.
-    #[pg_extern(volatile, parallel_unsafe)]
+    #[pg_extern(volatile, parallel_unsafe, security_definer)]
+    #[search_path(pg_catalog, pg_temp)]
     fn invalidate_caches(tbl: pg_sys::Oid) -> SqlResult<()> {
         // SAFETY: queues a transactional invalidation message for an existing relation.
         unsafe { pg_sys::CacheInvalidateRelcacheByRelid(tbl) };

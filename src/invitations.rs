@@ -289,7 +289,8 @@ fn accept(secret: &str) -> ExtResult<Accepted> {
 
 /// Invites `email` to the context's tenant (owner or admin; never above the caller's own
 /// role). Returns the one-time secret to deliver out of band; only its hash is stored.
-#[pg_extern(volatile, parallel_unsafe)]
+#[pg_extern(volatile, parallel_unsafe, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
 fn boards_invitation_create(
     email: Option<String>,
     role: default!(Option<String>, "'member'"),
@@ -314,7 +315,8 @@ fn boards_invitation_create(
 }
 
 /// The context tenant's invitations, without secrets (owner or admin).
-#[pg_extern(stable, parallel_unsafe)]
+#[pg_extern(stable, parallel_unsafe, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
 fn boards_invitation_list() -> Result<
     TableIterator<
         'static,
@@ -359,7 +361,8 @@ fn boards_invitation_list() -> Result<
 
 /// Revokes a pending invitation of the context's tenant (owner or admin). Another tenant's
 /// invitation is answered like an unknown one (42704).
-#[pg_extern(volatile, parallel_unsafe)]
+#[pg_extern(volatile, parallel_unsafe, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
 fn boards_invitation_revoke(invitation_id: Option<pgrx::Uuid>) -> SqlResult<()> {
     let id = invitation_id
         .ok_or_else(|| ExtError::InvalidArgument("invitation_id must not be NULL".into()))?;
@@ -368,7 +371,8 @@ fn boards_invitation_revoke(invitation_id: Option<pgrx::Uuid>) -> SqlResult<()> 
 
 /// Accepts an invitation with the caller's verified token (`boards_authenticate` or a tenant
 /// context): creates or raises the membership, lifts a removal's block, marks it used.
-#[pg_extern(volatile, parallel_unsafe)]
+#[pg_extern(volatile, parallel_unsafe, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
 fn boards_invitation_accept(
     secret: Option<String>,
 ) -> Result<
@@ -398,7 +402,8 @@ fn boards_invitation_accept(
 /// Admin role: invites `email` as an owner of the tenant and returns the secret to deliver
 /// (replacing pending invitations of that address, e.g. the one `boards_tenant_create`
 /// recorded for `settings.admin_email`).
-#[pg_extern(volatile, parallel_unsafe)]
+#[pg_extern(volatile, parallel_unsafe, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
 fn boards_tenant_invite_owner(
     slug: Option<String>,
     email: Option<String>,
@@ -425,7 +430,8 @@ fn boards_tenant_invite_owner(
 
 /// Admin role: deletes invitations that can no longer be used (expired or revoked, never
 /// accepted); returns how many. The audit reports expired ones left behind.
-#[pg_extern(volatile, parallel_unsafe)]
+#[pg_extern(volatile, parallel_unsafe, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
 fn boards_tenant_purge_invitations() -> SqlResult<i64> {
     Ok(db::one_mut::<i64>(
         "WITH d AS (DELETE FROM boards.invitations

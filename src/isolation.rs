@@ -113,7 +113,8 @@ mod boards {
 
     /// The work behind `boards_ensure_tenant_isolation` (sql/isolation.sql), which resolves a
     /// table name given as resource type in the caller's `search_path` first.
-    #[pg_extern(stable, parallel_unsafe)]
+    #[pg_extern(stable, parallel_unsafe, security_definer)]
+    #[search_path(pg_catalog, pg_temp)]
     pub fn ensure_tenant_isolation_internal(
         user_id: Option<pgrx::Uuid>,
         tenant_id: Option<pgrx::Uuid>,

@@ -119,7 +119,8 @@ fn apply(step: &SyncStep, binding: &StoredBinding) -> ExtResult<()> {
 /// ones, replaces a kid whose algorithm or material changed, retires keys that left the
 /// document (they keep verifying for `grace`) and removes them once `grace` has passed since
 /// they left. Every synced key of the issuer gets `audiences` and `tenants`. Idempotent.
-#[pg_extern(volatile, parallel_unsafe)]
+#[pg_extern(volatile, parallel_unsafe, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
 fn boards_jwt_sync_jwks(
     jwks: Option<JsonB>,
     issuer: Option<String>,

@@ -355,7 +355,13 @@ pub fn insert(
 
 /// Installs a verification key: an HMAC secret for HS*, a PEM public key (or a JWK) otherwise,
 /// optionally bound to an issuer, audiences and tenants (slugs).
-#[pg_extern(volatile, parallel_unsafe, name = "boards_jwt_add_key")]
+#[pg_extern(
+    volatile,
+    parallel_unsafe,
+    name = "boards_jwt_add_key",
+    security_definer
+)]
+#[search_path(pg_catalog, pg_temp)]
 fn boards_jwt_add_key_bound(
     kid: Option<String>,
     alg: Option<String>,
@@ -392,7 +398,13 @@ fn boards_jwt_add_key_bound(
 /// Imports every key of a JWKS document, each with the binding given; keys already installed
 /// (same kid and issuer) with the same material are skipped, so the provider's document can be
 /// re-imported on rotation. Returns how many keys were added.
-#[pg_extern(volatile, parallel_unsafe, name = "boards_jwt_import_jwks")]
+#[pg_extern(
+    volatile,
+    parallel_unsafe,
+    name = "boards_jwt_import_jwks",
+    security_definer
+)]
+#[search_path(pg_catalog, pg_temp)]
 fn boards_jwt_import_jwks_bound(
     jwks: Option<JsonB>,
     issuer: default!(Option<String>, "NULL"),
@@ -476,7 +488,13 @@ fn locate(kid: &str, issuer: Option<&str>) -> ExtResult<KeyId> {
     }
 }
 
-#[pg_extern(volatile, parallel_unsafe, name = "boards_jwt_remove_key")]
+#[pg_extern(
+    volatile,
+    parallel_unsafe,
+    name = "boards_jwt_remove_key",
+    security_definer
+)]
+#[search_path(pg_catalog, pg_temp)]
 fn boards_jwt_remove_key_bound(
     kid: Option<String>,
     issuer: default!(Option<String>, "NULL"),
@@ -494,7 +512,8 @@ fn boards_jwt_remove_key_bound(
 /// NULL. Applies from the next statement of every session: contexts already set from the key's
 /// tokens keep their tenant (one the key was allowed when they were set) until they are set
 /// again.
-#[pg_extern(volatile, parallel_unsafe)]
+#[pg_extern(volatile, parallel_unsafe, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
 fn boards_jwt_restrict_key(
     kid: Option<String>,
     tenants: Option<Vec<Option<String>>>,
@@ -514,7 +533,8 @@ fn boards_jwt_restrict_key(
 /// The installed keys and their bindings, never their secrets: public keys show a fingerprint,
 /// HMAC secrets none. `tenants` lists the slugs of the tenants a key is restricted to (a
 /// deleted tenant's id stays in `tenant_ids`, so the key stays restricted).
-#[pg_extern(stable, parallel_unsafe, name = "boards_jwt_keys")]
+#[pg_extern(stable, parallel_unsafe, name = "boards_jwt_keys", security_definer)]
+#[search_path(pg_catalog, pg_temp)]
 fn boards_jwt_keys_with_bindings() -> Result<
     TableIterator<
         'static,

@@ -79,7 +79,8 @@ fn required(value: Option<String>, what: &str) -> ExtResult<String> {
 }
 
 /// The members of the context's tenant (any member may list them).
-#[pg_extern(stable, parallel_unsafe)]
+#[pg_extern(stable, parallel_unsafe, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
 fn boards_member_list() -> Result<
     TableIterator<
         'static,
@@ -115,7 +116,8 @@ fn boards_member_list() -> Result<
 }
 
 /// Changes a member's role in the context's tenant (owner or admin); returns the new role.
-#[pg_extern(volatile, parallel_unsafe)]
+#[pg_extern(volatile, parallel_unsafe, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
 fn boards_member_set_role(subject: Option<String>, role: Option<String>) -> SqlResult<String> {
     let subject = required(subject, "subject")?;
     let role = required(role, "role")?;
@@ -124,7 +126,8 @@ fn boards_member_set_role(subject: Option<String>, role: Option<String>) -> SqlR
 
 /// Removes a member from the context's tenant (owner or admin); the removal sticks against
 /// first-use membership.
-#[pg_extern(volatile, parallel_unsafe)]
+#[pg_extern(volatile, parallel_unsafe, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
 fn boards_member_remove(subject: Option<String>) -> SqlResult<()> {
     Ok(remove(&required(subject, "subject")?)?)
 }

@@ -153,7 +153,8 @@ fn warn_about_global_keys(tbl: pg_sys::Oid, table: &str) -> ExtResult<()> {
 
 /// Migrates a single-tenant table: adds `tenant_id`, assigns every existing row to the
 /// `default` tenant, protects the table. Returns the number of rows assigned.
-#[pg_extern(volatile, parallel_unsafe)]
+#[pg_extern(volatile, parallel_unsafe, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
 fn boards_tenant_migrate_table(tbl: RegClass) -> SqlResult<i64> {
     Ok(migrate(tbl.0)?)
 }

@@ -462,7 +462,13 @@ pub fn unprotect(tbl: pg_sys::Oid) -> ExtResult<()> {
 /// The `sensitive_columns` lose their planner statistics for good (`statistics.rs`). A new C
 /// symbol for the three-argument signature of 0.2.0; the two-argument one below keeps serving
 /// databases still at 0.1.0.
-#[pg_extern(volatile, parallel_unsafe, name = "boards_tenant_protect")]
+#[pg_extern(
+    volatile,
+    parallel_unsafe,
+    name = "boards_tenant_protect",
+    security_definer
+)]
+#[search_path(pg_catalog, pg_temp)]
 fn boards_tenant_protect_with_statistics(
     tbl: RegClass,
     tenant_column: default!(SqlName, "'tenant_id'"),
@@ -484,13 +490,15 @@ fn boards_tenant_protect(tbl: RegClass, tenant_column: SqlName) -> SqlResult<()>
     Ok(protect(tbl.0, &tenant_column.0, false)?)
 }
 
-#[pg_extern(volatile, parallel_unsafe)]
+#[pg_extern(volatile, parallel_unsafe, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
 fn boards_tenant_unprotect(tbl: RegClass) -> SqlResult<()> {
     Ok(unprotect(tbl.0)?)
 }
 
 /// Every protected table with the state of its protection.
-#[pg_extern(stable, parallel_unsafe)]
+#[pg_extern(stable, parallel_unsafe, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
 fn boards_tenant_protected_tables() -> Result<
     TableIterator<
         'static,
@@ -535,7 +543,8 @@ mod boards {
     use super::*;
 
     /// Protects one of the extension's own tables (sql/finalize.sql); they cannot be unprotected.
-    #[pg_extern(volatile, parallel_unsafe)]
+    #[pg_extern(volatile, parallel_unsafe, security_definer)]
+    #[search_path(pg_catalog, pg_temp)]
     fn protect_builtin_internal(tbl: RegClass) -> SqlResult<()> {
         Ok(protect(tbl.0, DEFAULT_TENANT_COLUMN, true)?)
     }

@@ -155,7 +155,8 @@ fn register(req: RegistrationRequest, include_sample_data: bool) -> ExtResult<se
 }
 
 /// Registers a tenant for the authenticated subject, who becomes its owner.
-#[pg_extern(volatile, parallel_unsafe)]
+#[pg_extern(volatile, parallel_unsafe, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
 fn boards_tenant_register(
     organization_name: Option<String>,
     admin_email: Option<String>,

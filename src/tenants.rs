@@ -846,7 +846,8 @@ extension_sql_file!(
 );
 
 /// Removes the tenant and every row of it in every protected table; returns what was removed.
-#[pg_extern(volatile, parallel_unsafe)]
+#[pg_extern(volatile, parallel_unsafe, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
 fn boards_tenant_delete(
     slug: Option<String>,
 ) -> Result<
@@ -857,7 +858,8 @@ fn boards_tenant_delete(
 }
 
 /// Adds a member (or changes an existing member's role); returns the user id.
-#[pg_extern(volatile, parallel_unsafe)]
+#[pg_extern(volatile, parallel_unsafe, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
 fn boards_tenant_add_member(
     slug: Option<String>,
     subject: Option<String>,
@@ -875,7 +877,8 @@ fn boards_tenant_add_member(
 }
 
 /// Removes a member; never the last owner.
-#[pg_extern(volatile, parallel_unsafe)]
+#[pg_extern(volatile, parallel_unsafe, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
 fn boards_tenant_remove_member(slug: Option<String>, subject: Option<String>) -> SqlResult<()> {
     Ok(remove_member(
         &required(slug, "slug")?,
@@ -884,7 +887,8 @@ fn boards_tenant_remove_member(slug: Option<String>, subject: Option<String>) ->
 }
 
 /// The tenant's members.
-#[pg_extern(stable, parallel_unsafe)]
+#[pg_extern(stable, parallel_unsafe, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
 fn boards_tenant_members(
     slug: Option<String>,
 ) -> Result<

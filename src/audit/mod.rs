@@ -180,7 +180,8 @@ fn timestamp() -> ExtResult<String> {
 }
 
 /// The isolation audit, one row per finding; `tenant_slug` limits it to that tenant's rows.
-#[pg_extern(volatile, parallel_unsafe)]
+#[pg_extern(volatile, parallel_unsafe, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
 fn boards_tenant_audit(
     tenant_slug: default!(Option<String>, "NULL"),
 ) -> Result<
@@ -213,7 +214,8 @@ fn boards_tenant_audit(
 
 /// The isolation audit as one JSON report: summary, statistics, violations by severity and
 /// recommendations.
-#[pg_extern(volatile, parallel_unsafe)]
+#[pg_extern(volatile, parallel_unsafe, security_definer)]
+#[search_path(pg_catalog, pg_temp)]
 fn boards_tenant_audit_json(tenant_slug: default!(Option<String>, "NULL")) -> SqlResult<JsonB> {
     let findings = run(tenant_slug.as_deref())?;
     let stamp = timestamp()?;
