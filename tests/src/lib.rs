@@ -4,6 +4,7 @@ use postgres::error::DbError;
 
 pub mod deployment;
 pub mod settings;
+pub mod sqlstate;
 pub mod waits;
 
 /// The server's `server_version_num` (e.g. 150004): for statements that exist only from a

@@ -35,24 +35,24 @@ use serde_json::{json, Value};
 // SQLSTATEs (README "Errors", DESIGN section 5)
 // ---------------------------------------------------------------------------------------------
 
-/// invalid_authorization_specification: a token that does not verify or whose claims are refused.
-const TOKEN_REJECTED: &str = "28000";
-/// insufficient_privilege: access denied, missing grants, RLS WITH CHECK, the DDL guard.
-const PERMISSION_DENIED: &str = "42501";
-/// invalid_parameter_value: a bad slug, X-Tenant header or tenant claim.
-const INVALID_PARAMETER: &str = "22023";
-/// object_not_in_prerequisite_state: a tenant that is not active.
-const NOT_ACTIVE: &str = "55000";
-/// foreign_key_violation.
-const FOREIGN_KEY_VIOLATION: &str = "23503";
-/// unique_violation: a slug that is taken.
-const UNIQUE_VIOLATION: &str = "23505";
-/// feature_not_supported: COPY FROM into a table with row level security.
-const FEATURE_NOT_SUPPORTED: &str = "0A000";
-/// invalid_cursor_name.
-const INVALID_CURSOR_NAME: &str = "34000";
-/// null_value_not_allowed: multi-tenant mode and nothing names a tenant.
-const MISSING_TENANT: &str = "22004";
+// invalid_authorization_specification: a token that does not verify or whose claims are refused.
+use boards_tenant_tests::sqlstate::INVALID_AUTHORIZATION_SPECIFICATION as TOKEN_REJECTED;
+// insufficient_privilege: access denied, missing grants, RLS WITH CHECK, the DDL guard.
+use boards_tenant_tests::sqlstate::INSUFFICIENT_PRIVILEGE as PERMISSION_DENIED;
+// invalid_parameter_value: a bad slug, X-Tenant header or tenant claim.
+use boards_tenant_tests::sqlstate::INVALID_PARAMETER_VALUE as INVALID_PARAMETER;
+// object_not_in_prerequisite_state: a tenant that is not active.
+use boards_tenant_tests::sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE as NOT_ACTIVE;
+// foreign_key_violation.
+use boards_tenant_tests::sqlstate::FOREIGN_KEY_VIOLATION;
+// unique_violation: a slug that is taken.
+use boards_tenant_tests::sqlstate::UNIQUE_VIOLATION;
+// feature_not_supported: COPY FROM into a table with row level security.
+use boards_tenant_tests::sqlstate::FEATURE_NOT_SUPPORTED;
+// invalid_cursor_name.
+use boards_tenant_tests::sqlstate::INVALID_CURSOR_NAME;
+// null_value_not_allowed: multi-tenant mode and nothing names a tenant.
+use boards_tenant_tests::sqlstate::NULL_VALUE_NOT_ALLOWED as MISSING_TENANT;
 
 /// The seed's words for a refused tenant (DESIGN sections 4 and 5).
 const ACCESS_DENIED: &str = "Access denied";

@@ -27,8 +27,8 @@ const GLOBEX_BOARD: &str = "b0000000-0000-4000-8000-0000000000bd";
 /// An id that exists nowhere.
 const NOWHERE: &str = "e0000000-0000-4000-8000-00000000dead";
 
-const PERMISSION_DENIED: &str = "42501";
-const UNDEFINED_OBJECT: &str = "42704";
+use boards_tenant_tests::sqlstate::INSUFFICIENT_PRIVILEGE as PERMISSION_DENIED;
+use boards_tenant_tests::sqlstate::UNDEFINED_OBJECT;
 
 /// One row of `boards_tenant_audit`.
 #[derive(Debug, Clone, PartialEq)]

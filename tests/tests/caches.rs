@@ -15,14 +15,14 @@ use boards_tenant_harness::{Cluster, ClusterOptions, TestDb};
 use boards_tenant_tests::{assert_sqlstate, assert_sqlstate_in, count, error_text, exec, text};
 use serde_json::{json, Value};
 
-const TOKEN_REFUSED: &str = "28000";
-const ACCESS_DENIED: &str = "42501";
-const NOT_ACTIVE: &str = "55000";
-const NOT_FOUND: &str = "42704";
-const UNIQUE_VIOLATION: &str = "23505";
-const INVALID_PARAMETER: &str = "22023";
-/// Every context function without shared_preload_libraries.
-const NOT_PRELOADED: &str = "55000";
+use boards_tenant_tests::sqlstate::INSUFFICIENT_PRIVILEGE as ACCESS_DENIED;
+use boards_tenant_tests::sqlstate::INVALID_AUTHORIZATION_SPECIFICATION as TOKEN_REFUSED;
+use boards_tenant_tests::sqlstate::INVALID_PARAMETER_VALUE as INVALID_PARAMETER;
+use boards_tenant_tests::sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE as NOT_ACTIVE;
+use boards_tenant_tests::sqlstate::UNDEFINED_OBJECT as NOT_FOUND;
+use boards_tenant_tests::sqlstate::UNIQUE_VIOLATION;
+// Every context function without shared_preload_libraries.
+use boards_tenant_tests::sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE as NOT_PRELOADED;
 
 /// The key the revocation scenarios remove: the HS256 test secret under its own kid.
 const REVOCABLE_KID: &str = "revocable";

@@ -18,13 +18,13 @@ use boards_tenant_tests::{
 };
 use serde_json::json;
 
-/// SQLSTATE object_not_in_prerequisite_state: what every context function answers without
-/// preload.
-const NOT_PRELOADED: &str = "55000";
-/// SQLSTATE read_only_sql_transaction.
-const READ_ONLY: &str = "25006";
-/// SQLSTATE insufficient_privilege.
-const PERMISSION_DENIED: &str = "42501";
+// SQLSTATE object_not_in_prerequisite_state: what every context function answers without
+// preload.
+use boards_tenant_tests::sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE as NOT_PRELOADED;
+// SQLSTATE read_only_sql_transaction.
+use boards_tenant_tests::sqlstate::READ_ONLY_SQL_TRANSACTION as READ_ONLY;
+// SQLSTATE insufficient_privilege.
+use boards_tenant_tests::sqlstate::INSUFFICIENT_PRIVILEGE as PERMISSION_DENIED;
 
 fn unpreloaded() -> Cluster {
     Cluster::start(ClusterOptions {

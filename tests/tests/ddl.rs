@@ -8,8 +8,8 @@ use boards_tenant_harness::postgres::{Client, SimpleQueryMessage};
 use boards_tenant_harness::{Cluster, TestDb};
 use boards_tenant_tests::{assert_sqlstate_in, count, exec, text};
 
-/// SQLSTATE insufficient_privilege: what the DDL guard refuses with.
-const PERMISSION_DENIED: &str = "42501";
+// SQLSTATE insufficient_privilege: what the DDL guard refuses with.
+use boards_tenant_tests::sqlstate::INSUFFICIENT_PRIVILEGE as PERMISSION_DENIED;
 /// The `default` tenant's fixed id (sql/schema.sql).
 const DEFAULT_TENANT_ID: &str = "00000000-0000-0000-0000-000000000000";
 const PARTITIONS: i64 = 2_000;

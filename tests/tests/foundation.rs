@@ -8,10 +8,10 @@ use boards_tenant_tests::{
     assert_sqlstate, assert_sqlstate_in, error_text, query_text, server_version_num,
 };
 
-/// SQLSTATE insufficient_privilege.
-const PERMISSION_DENIED: &str = "42501";
-/// SQLSTATE invalid_name: what a name under a reserved prefix gets.
-const INVALID_NAME: &str = "42602";
+// SQLSTATE insufficient_privilege.
+use boards_tenant_tests::sqlstate::INSUFFICIENT_PRIVILEGE as PERMISSION_DENIED;
+// SQLSTATE invalid_name: what a name under a reserved prefix gets.
+use boards_tenant_tests::sqlstate::INVALID_NAME;
 
 fn shared_db() -> TestDb<'static> {
     Cluster::shared().create_database()

@@ -35,7 +35,7 @@ use serde_json::{json, Map, Value};
 
 /// The SQLSTATEs the README documents for this function.
 const DOCUMENTED: &[&str] = &["28000", "22023", "22004", "42501", "42704", "55000"];
-const SUCCESS: &str = "00000";
+use boards_tenant_tests::sqlstate::SUCCESSFUL_COMPLETION as SUCCESS;
 /// Tokens per round trip.
 const BATCH: usize = 500;
 const DEFAULT_CASES: usize = 100_000;

@@ -9,9 +9,9 @@ use boards_tenant_tests::{assert_sqlstate, assert_sqlstate_in, error_text};
 use postgres::Client;
 use serde_json::{json, Value};
 
-const INVALID_AUTHORIZATION: &str = "28000";
-const ACCESS_DENIED: &str = "42501";
-const INVALID_PARAMETER: &str = "22023";
+use boards_tenant_tests::sqlstate::INSUFFICIENT_PRIVILEGE as ACCESS_DENIED;
+use boards_tenant_tests::sqlstate::INVALID_AUTHORIZATION_SPECIFICATION as INVALID_AUTHORIZATION;
+use boards_tenant_tests::sqlstate::INVALID_PARAMETER_VALUE as INVALID_PARAMETER;
 
 const IDP_A: &str = "https://idp-a.example";
 const IDP_B: &str = "https://idp-b.example";

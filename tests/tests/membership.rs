@@ -13,12 +13,12 @@ use boards_tenant_harness::{Cluster, TestDb};
 use boards_tenant_tests::{assert_sqlstate, count, exec, query_text, set_context, try_context};
 use serde_json::json;
 
-const PERMISSION_DENIED: &str = "42501";
-const INVALID_PARAMETER: &str = "22023";
-const UNDEFINED_OBJECT: &str = "42704";
-const NOT_IN_PREREQUISITE_STATE: &str = "55000";
-const UNIQUE_VIOLATION: &str = "23505";
-const INVALID_GRANT_OPERATION: &str = "0LP01";
+use boards_tenant_tests::sqlstate::INSUFFICIENT_PRIVILEGE as PERMISSION_DENIED;
+use boards_tenant_tests::sqlstate::INVALID_GRANT_OPERATION;
+use boards_tenant_tests::sqlstate::INVALID_PARAMETER_VALUE as INVALID_PARAMETER;
+use boards_tenant_tests::sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE as NOT_IN_PREREQUISITE_STATE;
+use boards_tenant_tests::sqlstate::UNDEFINED_OBJECT;
+use boards_tenant_tests::sqlstate::UNIQUE_VIOLATION;
 
 fn token_with(subject: &str, tenant: &str, email: Option<&str>, verified: bool) -> String {
     let mut claims = json!({

@@ -32,15 +32,15 @@ use boards_tenant_tests::{assert_sqlstate, assert_sqlstate_in, error_text, exec}
 use serde_json::json;
 use uuid::Uuid;
 
-/// SQLSTATE unique_violation.
-const UNIQUE_VIOLATION: &str = "23505";
-/// SQLSTATE object_not_in_prerequisite_state: a session-scoped context under
-/// `boards.require_local_context`.
-const NOT_IN_PREREQUISITE_STATE: &str = "55000";
-/// SQLSTATE insufficient_privilege.
-const PERMISSION_DENIED: &str = "42501";
-/// SQLSTATE division_by_zero: the error a test provokes to abort a transaction.
-const DIVISION_BY_ZERO: &str = "22012";
+// SQLSTATE unique_violation.
+use boards_tenant_tests::sqlstate::UNIQUE_VIOLATION;
+// SQLSTATE object_not_in_prerequisite_state: a session-scoped context under
+// `boards.require_local_context`.
+use boards_tenant_tests::sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE as NOT_IN_PREREQUISITE_STATE;
+// SQLSTATE insufficient_privilege.
+use boards_tenant_tests::sqlstate::INSUFFICIENT_PRIVILEGE as PERMISSION_DENIED;
+// SQLSTATE division_by_zero: the error a test provokes to abort a transaction.
+use boards_tenant_tests::sqlstate::DIVISION_BY_ZERO;
 
 const SET_LOCAL: &str = "SELECT tenant_id FROM boards_set_tenant_from_jwt($1, NULL, true)";
 const SET_SESSION: &str = "SELECT tenant_id FROM boards_set_tenant_from_jwt($1, NULL, false)";

@@ -12,12 +12,12 @@ use postgres::types::ToSql;
 use postgres::Client;
 use serde_json::{json, Value};
 
-const UNAUTHENTICATED: &str = "28000";
-const INVALID_PARAMETER: &str = "22023";
-const UNIQUE_VIOLATION: &str = "23505";
-const PERMISSION_DENIED: &str = "42501";
-const NOT_IN_PREREQUISITE_STATE: &str = "55000";
-const LIMIT_EXCEEDED: &str = "54000";
+use boards_tenant_tests::sqlstate::INSUFFICIENT_PRIVILEGE as PERMISSION_DENIED;
+use boards_tenant_tests::sqlstate::INVALID_AUTHORIZATION_SPECIFICATION as UNAUTHENTICATED;
+use boards_tenant_tests::sqlstate::INVALID_PARAMETER_VALUE as INVALID_PARAMETER;
+use boards_tenant_tests::sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE as NOT_IN_PREREQUISITE_STATE;
+use boards_tenant_tests::sqlstate::PROGRAM_LIMIT_EXCEEDED as LIMIT_EXCEEDED;
+use boards_tenant_tests::sqlstate::UNIQUE_VIOLATION;
 
 const BASE_URL: &str = "https://boards.example.com";
 

@@ -17,18 +17,18 @@ use boards_tenant_tests::{
 };
 use serde_json::json;
 
-/// SQLSTATE insufficient_privilege: RLS WITH CHECK, missing grants, the DDL guard.
-const PERMISSION_DENIED: &str = "42501";
-/// SQLSTATE invalid_parameter_value.
-const INVALID_PARAMETER: &str = "22023";
-/// SQLSTATE object_not_in_prerequisite_state.
-const NOT_IN_PREREQUISITE_STATE: &str = "55000";
-/// SQLSTATE foreign_key_violation.
-const FOREIGN_KEY_VIOLATION: &str = "23503";
-/// SQLSTATE feature_not_supported (COPY FROM into a table with RLS).
-const FEATURE_NOT_SUPPORTED: &str = "0A000";
-/// SQLSTATE invalid_cursor_name.
-const INVALID_CURSOR_NAME: &str = "34000";
+// SQLSTATE insufficient_privilege: RLS WITH CHECK, missing grants, the DDL guard.
+use boards_tenant_tests::sqlstate::INSUFFICIENT_PRIVILEGE as PERMISSION_DENIED;
+// SQLSTATE invalid_parameter_value.
+use boards_tenant_tests::sqlstate::INVALID_PARAMETER_VALUE as INVALID_PARAMETER;
+// SQLSTATE object_not_in_prerequisite_state.
+use boards_tenant_tests::sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE as NOT_IN_PREREQUISITE_STATE;
+// SQLSTATE foreign_key_violation.
+use boards_tenant_tests::sqlstate::FOREIGN_KEY_VIOLATION;
+// SQLSTATE feature_not_supported (COPY FROM into a table with RLS).
+use boards_tenant_tests::sqlstate::FEATURE_NOT_SUPPORTED;
+// SQLSTATE invalid_cursor_name.
+use boards_tenant_tests::sqlstate::INVALID_CURSOR_NAME;
 
 /// The `default` tenant's fixed id (sql/schema.sql).
 const DEFAULT_TENANT_ID: &str = "00000000-0000-0000-0000-000000000000";

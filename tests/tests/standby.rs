@@ -10,8 +10,8 @@ use boards_tenant_harness::{Cluster, TestDb, ADMIN_ROLE, APP_ROLE};
 use boards_tenant_tests::{count, db_error, error_text, exec, set_context, try_context};
 use serde_json::json;
 
-/// SQLSTATE read_only_sql_transaction.
-const READ_ONLY: &str = "25006";
+// SQLSTATE read_only_sql_transaction.
+use boards_tenant_tests::sqlstate::READ_ONLY_SQL_TRANSACTION as READ_ONLY;
 
 fn token(subject: &str, tenant: &str) -> String {
     mint(

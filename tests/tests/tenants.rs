@@ -13,11 +13,11 @@ use postgres::types::ToSql;
 use postgres::Client;
 use serde_json::{json, Value};
 
-const INVALID_PARAMETER: &str = "22023";
-const UNIQUE_VIOLATION: &str = "23505";
-const UNDEFINED_OBJECT: &str = "42704";
-const NOT_IN_PREREQUISITE_STATE: &str = "55000";
-const PERMISSION_DENIED: &str = "42501";
+use boards_tenant_tests::sqlstate::INSUFFICIENT_PRIVILEGE as PERMISSION_DENIED;
+use boards_tenant_tests::sqlstate::INVALID_PARAMETER_VALUE as INVALID_PARAMETER;
+use boards_tenant_tests::sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE as NOT_IN_PREREQUISITE_STATE;
+use boards_tenant_tests::sqlstate::UNDEFINED_OBJECT;
+use boards_tenant_tests::sqlstate::UNIQUE_VIOLATION;
 
 const DEFAULT_TENANT_ID: &str = "00000000-0000-0000-0000-000000000000";
 
