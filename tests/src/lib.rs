@@ -4,6 +4,7 @@ use postgres::error::DbError;
 
 pub mod deployment;
 pub mod settings;
+pub mod snapshot;
 pub mod sqlstate;
 pub mod waits;
 

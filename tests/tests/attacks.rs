@@ -25,6 +25,7 @@ use boards_tenant_harness::jwt::{self, mint, test_kid};
 use boards_tenant_harness::postgres::error::DbError;
 use boards_tenant_harness::postgres::Client;
 use boards_tenant_harness::{Cluster, TestDb};
+use boards_tenant_tests::snapshot::TableState;
 use boards_tenant_tests::{
     column, count, db_error, error_text, exec, exec_params, query_text, server_version_num, text,
     try_context, FORCE_PARALLEL,
@@ -85,14 +86,6 @@ const TENANT_TABLES: &[&str] = &[
     "public.notes",
     "public.owned",
 ];
-
-/// Row count and a digest of every row of one table for one tenant, read as superuser.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct TableState {
-    table: &'static str,
-    rows: i64,
-    digest: String,
-}
 
 /// One tenant of the fixture and the ids of the rows written for it.
 struct Tenant {
@@ -306,24 +299,7 @@ fn create_tenant(db: &TestDb, admin: &mut Client, slug: &'static str, name: &str
 }
 
 fn snapshot(db: &TestDb, tenant_id: &str) -> Vec<TableState> {
-    let mut su = db.superuser();
-    TABLES
-        .iter()
-        .map(|(table, column)| {
-            let sql = format!(
-                "SELECT count(*), coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '')
-                 FROM {table} t WHERE {column} = $1::text::uuid"
-            );
-            let row = su
-                .query_one(&sql, &[&tenant_id])
-                .unwrap_or_else(|e| panic!("{sql}: {}", error_text(&e)));
-            TableState {
-                table,
-                rows: row.get(0),
-                digest: row.get(1),
-            }
-        })
-        .collect()
+    boards_tenant_tests::snapshot::snapshot(db, tenant_id, TABLES.iter().copied())
 }
 
 // ---------------------------------------------------------------------------------------------

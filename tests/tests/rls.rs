@@ -11,6 +11,7 @@ use std::sync::{Arc, Mutex};
 use boards_tenant_harness::jwt::{self, mint, test_kid};
 use boards_tenant_harness::postgres::{Client, Config, NoTls};
 use boards_tenant_harness::{Cluster, TestDb, APP_ROLE};
+use boards_tenant_tests::snapshot::TableState;
 use boards_tenant_tests::{
     assert_sqlstate, assert_sqlstate_in, column, count, db_error, error_text, exec, exec_params,
     query_text, text, FORCE_PARALLEL,
@@ -41,14 +42,6 @@ const TENANT_TABLES: &[&str] = &[
     "boards.generations",
     "public.notes",
 ];
-
-/// Row count and a digest of every row of one table for one tenant, read as superuser.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct TableState {
-    table: String,
-    rows: i64,
-    digest: String,
-}
 
 /// One tenant of the fixture, with the data written for it through the app role.
 struct Tenant {
@@ -226,24 +219,8 @@ fn set_context(client: &mut Client, token: &str) -> (String, String) {
 }
 
 fn snapshot(db: &TestDb, tenant_id: &str) -> Vec<TableState> {
-    let mut su = db.superuser();
-    TENANT_TABLES
-        .iter()
-        .map(|table| {
-            let sql = format!(
-                "SELECT count(*), coalesce(md5(string_agg(t::text, '|' ORDER BY t::text)), '')
-                 FROM {table} t WHERE tenant_id = $1::text::uuid"
-            );
-            let row = su
-                .query_one(&sql, &[&tenant_id])
-                .unwrap_or_else(|e| panic!("{sql}: {}", error_text(&e)));
-            TableState {
-                table: (*table).to_owned(),
-                rows: row.get(0),
-                digest: row.get(1),
-            }
-        })
-        .collect()
+    let tables = TENANT_TABLES.iter().map(|table| (*table, "tenant_id"));
+    boards_tenant_tests::snapshot::snapshot(db, tenant_id, tables)
 }
 
 /// The plan of `sql` as EXPLAIN prints it.
