@@ -68,45 +68,86 @@ pub struct ProtectionState {
     pub protected_at: Option<pgrx::datum::TimestampWithTimeZone>,
 }
 
+/// One gap between a table and what protection requires. The DDL guard and the registry
+/// listing match on these; the text (`Display`) is what users read in errors and listings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Problem<'a> {
+    TableMissing,
+    RlsDisabled,
+    RlsNotForced,
+    PolicyMissingOrAltered,
+    /// A permissive policy (its name) OR-ed with the tenant policy.
+    PermissivePolicy(&'a str),
+    /// The tenant column (its name) has no `DEFAULT boards_current_tenant()`.
+    NoTenantDefault(&'a str),
+    /// No index is led by the tenant column (its name).
+    NoTenantIndex(&'a str),
+    /// TRUNCATE granted to a role (its name).
+    TruncateGranted(&'a str),
+    /// `"TRIGGER role"` / `"REFERENCES role"` granted to a role other than the owner.
+    ProbeGranted(&'a str),
+}
+
+impl std::fmt::Display for Problem<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Problem::TableMissing => f.write_str("table no longer exists"),
+            Problem::RlsDisabled => f.write_str("row level security is disabled"),
+            Problem::RlsNotForced => {
+                f.write_str("row level security is not forced (the owner bypasses it)")
+            }
+            Problem::PolicyMissingOrAltered => {
+                write!(f, "policy {POLICY_NAME} is missing or altered")
+            }
+            Problem::PermissivePolicy(p) => {
+                write!(f, "permissive policy {p} is OR-ed with the tenant policy")
+            }
+            Problem::NoTenantDefault(c) => write!(f, "{c} has no DEFAULT boards_current_tenant()"),
+            Problem::NoTenantIndex(c) => write!(f, "no index is led by {c}"),
+            Problem::TruncateGranted(g) => write!(
+                f,
+                "TRUNCATE is granted to {g} (TRUNCATE bypasses row level security)"
+            ),
+            Problem::ProbeGranted(g) => write!(
+                f,
+                "{g} is granted (it reaches other tenants' sessions or keys)"
+            ),
+        }
+    }
+}
+
 impl ProtectionState {
-    pub fn problems(&self) -> Vec<String> {
+    pub fn problems(&self) -> Vec<Problem<'_>> {
         if !self.exists {
-            return vec!["table no longer exists".into()];
+            return vec![Problem::TableMissing];
         }
         let mut out = Vec::new();
         if !self.rls_enabled {
-            out.push("row level security is disabled".into());
+            out.push(Problem::RlsDisabled);
         }
         if !self.rls_forced {
-            out.push("row level security is not forced (the owner bypasses it)".into());
+            out.push(Problem::RlsNotForced);
         }
         if !self.policy_ok {
-            out.push(format!("policy {POLICY_NAME} is missing or altered"));
+            out.push(Problem::PolicyMissingOrAltered);
         }
-        for p in &self.extra_permissive_policies {
-            out.push(format!(
-                "permissive policy {p} is OR-ed with the tenant policy"
-            ));
-        }
+        out.extend(
+            self.extra_permissive_policies
+                .iter()
+                .map(|p| Problem::PermissivePolicy(p)),
+        );
         if !self.default_ok {
-            out.push(format!(
-                "{} has no DEFAULT boards_current_tenant()",
-                self.tenant_column
-            ));
+            out.push(Problem::NoTenantDefault(&self.tenant_column));
         }
         if !self.indexed {
-            out.push(format!("no index is led by {}", self.tenant_column));
+            out.push(Problem::NoTenantIndex(&self.tenant_column));
         }
-        for g in &self.truncate_grantees {
-            out.push(format!(
-                "TRUNCATE is granted to {g} (TRUNCATE bypasses row level security)"
-            ));
-        }
-        for g in &self.probe_grants {
-            out.push(format!(
-                "{g} is granted (it reaches other tenants' sessions or keys)"
-            ));
-        }
+        out.extend(
+            self.truncate_grantees
+                .iter()
+                .map(|g| Problem::TruncateGranted(g)),
+        );
+        out.extend(self.probe_grants.iter().map(|g| Problem::ProbeGranted(g)));
         out
     }
 
@@ -520,7 +561,7 @@ fn boards_tenant_protected_tables() -> Result<
     let rows = states(None)?
         .into_iter()
         .map(|s| {
-            let problems = s.problems();
+            let problems = s.problems().iter().map(ToString::to_string).collect();
             (
                 s.table,
                 s.tenant_column,
@@ -576,7 +617,7 @@ mod tests {
         ] {
             let state = state_of(table);
             assert!(state.builtin, "{table}");
-            assert_eq!(state.problems(), Vec::<String>::new(), "{table}");
+            assert_eq!(state.problems(), Vec::<Problem>::new(), "{table}");
         }
     }
 
@@ -604,6 +645,6 @@ mod tests {
         let state = state_of("public.pg_test_tampered");
         assert!(!state.policy_ok);
         assert!(state.isolation_broken());
-        assert!(state.problems().iter().any(|p| p.contains(POLICY_NAME)));
+        assert!(state.problems().contains(&Problem::PolicyMissingOrAltered));
     }
 }
