@@ -716,3 +716,28 @@ CREATE EVENT TRIGGER boards_tenant_ddl_command_end ON ddl_command_end
                  'CREATE SCHEMA', 'CREATE EXTENSION', 'ALTER EXTENSION')
     EXECUTE FUNCTION boards.ddl_command_end();
 CREATE EVENT TRIGGER boards_tenant_sql_drop ON sql_drop EXECUTE FUNCTION boards.sql_drop();
+
+-- The functions anyone may call keep PostgreSQL's default ACL (proacl NULL), as a fresh install
+-- leaves them (sql/finalize.sql says why: an explicit ACL costs every statement that calls them
+-- ~1,500 instructions more in the executor's EXECUTE check). 0.1.0 gave them REVOKE ALL FROM
+-- PUBLIC + GRANT EXECUTE TO PUBLIC, which grants the same; no GRANT or REVOKE returns an ACL to
+-- NULL, so the catalog row is reset directly, and only where the ACL grants exactly the default
+-- (a function whose privileges an administrator changed keeps them), with its initial-privileges
+-- record, which a default ACL does not have (pg_dump then sees no change to restore).
+WITH defaulted AS (
+    SELECT p.oid
+    FROM pg_catalog.pg_proc p
+    JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_proc'::pg_catalog.regclass
+        AND d.objid = p.oid AND d.deptype = 'e'
+    JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid AND e.extname = 'boards_tenant'
+    WHERE p.proacl IS NOT NULL
+      AND p.proacl OPERATOR(pg_catalog.@>) pg_catalog.acldefault('f', p.proowner)
+      AND pg_catalog.acldefault('f', p.proowner) OPERATOR(pg_catalog.@>) p.proacl
+), reset AS (
+    UPDATE pg_catalog.pg_proc p SET proacl = NULL FROM defaulted WHERE p.oid = defaulted.oid
+    RETURNING p.oid
+)
+DELETE FROM pg_catalog.pg_init_privs i
+USING reset
+WHERE i.classoid = 'pg_catalog.pg_proc'::pg_catalog.regclass AND i.objoid = reset.oid
+  AND i.objsubid = 0;

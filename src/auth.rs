@@ -4,6 +4,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::rc::Rc;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use boards_tenant_core::cache::TokenCache;
@@ -75,7 +76,7 @@ fn verify_options() -> VerifyOptions {
 /// is looked up first (which processes pending invalidations, so a key removed by a committed
 /// transaction is gone from the next statement on, also inside an open transaction), and a
 /// token verified by an earlier generation is verified again.
-pub fn verify(token: &str) -> ExtResult<VerifiedToken> {
+pub fn verify(token: &str) -> ExtResult<Rc<VerifiedToken>> {
     let (generation, keys) = keys::installed()?;
     verified_tokens_follow(generation);
     let budget = settings::cache_budget_bytes() / 2;
@@ -89,8 +90,8 @@ pub fn verify(token: &str) -> ExtResult<VerifiedToken> {
     let verified = match cached {
         Some(v) => v,
         None => {
-            let v = verify_signature(token, &keys)?;
-            VERIFIED.with(|c| c.borrow_mut().insert(token, v.clone(), generation));
+            let v = Rc::new(verify_signature(token, &keys)?);
+            VERIFIED.with(|c| c.borrow_mut().insert(token, Rc::clone(&v), generation));
             v
         }
     };
@@ -272,17 +273,43 @@ COMMENT ON TYPE boards.tenant_context IS 'The context boards_set_tenant_from_jwt
 /// A `boards.tenant_context` value (pgrx reads the SQL type from the macro in signatures).
 type ContextRow = PgHeapTuple<'static, AllocatedByRust>;
 
+thread_local! {
+    /// The context setters' declared result type, by function oid (`context_row`).
+    static RESULT_TYPE: Cell<Option<(pg_sys::Oid, pg_sys::Oid)>> = const { Cell::new(None) };
+}
+
 /// The context as a `boards.tenant_context` value, its descriptor the function's declared
 /// result type (never a type looked up by name, which a caller's search_path could change).
+/// The declared type is resolved once per function (`get_call_result_type` on every call was
+/// ~2,000 instructions of a repeated token's ~18,000, callgrind); its descriptor then comes from
+/// the type cache, which follows ALTER TYPE.
 fn context_row(fcinfo: pg_sys::FunctionCallInfo, ctx: &Context) -> ExtResult<ContextRow> {
-    let mut tupdesc: pg_sys::TupleDesc = std::ptr::null_mut();
-    // SAFETY: fcinfo is the call's own; get_call_result_type only reads it and the catalogs.
-    let class = unsafe { pg_sys::get_call_result_type(fcinfo, std::ptr::null_mut(), &mut tupdesc) };
-    if class != pg_sys::TypeFuncClass::TYPEFUNC_COMPOSITE || tupdesc.is_null() {
-        return Err(ExtError::ResultType(
-            "the context setter is not declared to return boards.tenant_context".into(),
-        ));
-    }
+    // SAFETY: fcinfo and its flinfo are the call's own and valid for the call.
+    let function = unsafe { (*(*fcinfo).flinfo).fn_oid };
+    let tupdesc = match RESULT_TYPE.get() {
+        // SAFETY: a reference-counted descriptor from the type cache (released when the
+        // wrapper below is dropped) of the function's declared named composite result type.
+        Some((f, t)) if f == function => unsafe { pg_sys::lookup_rowtype_tupdesc(t, -1) },
+        _ => {
+            let mut found: pg_sys::TupleDesc = std::ptr::null_mut();
+            // SAFETY: get_call_result_type only reads fcinfo and the catalogs.
+            let class =
+                unsafe { pg_sys::get_call_result_type(fcinfo, std::ptr::null_mut(), &mut found) };
+            if class != pg_sys::TypeFuncClass::TYPEFUNC_COMPOSITE || found.is_null() {
+                return Err(ExtError::ResultType(
+                    "the context setter is not declared to return boards.tenant_context".into(),
+                ));
+            }
+            // SAFETY: found is a valid descriptor (checked above). A named type is remembered;
+            // 0.1.0 declared the setters RETURNS TABLE, a record type the type cache does not
+            // know by oid, so a database not yet upgraded keeps looking it up per call.
+            let type_oid = unsafe { (*found).tdtypeid };
+            if type_oid != pg_sys::RECORDOID {
+                RESULT_TYPE.set(Some((function, type_oid)));
+            }
+            found
+        }
+    };
     let values = [
         ctx.tenant_id.map(to_pg_uuid).into_datum(),
         ctx.tenant_slug.clone().into_datum(),
@@ -291,8 +318,8 @@ fn context_row(fcinfo: pg_sys::FunctionCallInfo, ctx: &Context) -> ExtResult<Con
         ctx.source.clone().into_datum(),
     ];
     // SAFETY: the descriptor is that of boards.tenant_context, whose columns are exactly these
-    // types in this order (the extension_sql! above). It is get_call_result_type's own copy
-    // (not reference-counted, so releasing it is a no-op; it goes with the memory context).
+    // types in this order (the extension_sql! above). PgTupleDesc releases the type cache's
+    // reference; get_call_result_type's copy is not reference-counted (a no-op then).
     unsafe {
         PgHeapTuple::from_datums(PgTupleDesc::from_pg(tupdesc), values)
             .map_err(|e| ExtError::ResultType(format!("building the context row: {e}")))
@@ -339,7 +366,7 @@ fn set_tenant_from_jwt(
         subject: Some(verified.subject.clone()),
         source: Some(chosen.source.as_str().to_owned()),
         kid: Some(verified.key.encode()),
-        claims: verified.claims,
+        claims: Arc::clone(&verified.claims),
     };
     let ctx = context::install(ctx, is_local)?;
     diagnostics::log(LogLevel::Info, || {
@@ -390,13 +417,13 @@ fn boards_authenticate(
         subject: Some(verified.subject.clone()),
         source: None,
         kid: Some(verified.key.encode()),
-        claims: verified.claims,
+        claims: Arc::clone(&verified.claims),
     };
     context::install(ctx, is_local)?;
     diagnostics::log(LogLevel::Debug, || {
         format!("Identity verified subject={}", verified.subject)
     });
-    Ok(verified.subject)
+    Ok(verified.subject.clone())
 }
 
 /// Sets a tenant context without a token, for trusted server roles (admin role only), e.g.

@@ -9,8 +9,8 @@
 //! of `boards.subject_blocks`, inserts included, invalidates, sql/finalize.sql) and filled only
 //! from the latest committed state, like the other security caches (`invalidation.rs`).
 
+use boards_tenant_core::cache::FastHashMap;
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 
 use pgrx::pg_sys;
 use pgrx::prelude::*;
@@ -21,7 +21,7 @@ use crate::invalidation;
 use crate::tenants;
 
 thread_local! {
-    static SUBJECTS: RefCell<HashMap<String, bool>> = RefCell::new(HashMap::new());
+    static SUBJECTS: RefCell<FastHashMap<String, bool>> = RefCell::new(FastHashMap::default());
     static SUBJECT_BYTES: Cell<usize> = const { Cell::new(0) };
 }
 

@@ -28,7 +28,7 @@ use crate::settings;
 use crate::tenant_status;
 
 thread_local! {
-    static DECODED: RefCell<Option<(CString, Rc<Context>)>> = const { RefCell::new(None) };
+    static DECODED: RefCell<Option<(Rc<CString>, Rc<Context>)>> = const { RefCell::new(None) };
 }
 
 /// The context in force: the one this backend verified, else a sealed one that verifies
@@ -49,7 +49,7 @@ pub fn own() -> Option<Rc<Context>> {
             }
         }
         let ctx = Rc::new(Context::decode(value.to_str().ok()?).ok()?);
-        *cached = Some((value.to_owned(), Rc::clone(&ctx)));
+        *cached = Some((Rc::new(value.to_owned()), Rc::clone(&ctx)));
         Some(ctx)
     })
 }
@@ -63,21 +63,21 @@ pub fn install(ctx: Context, is_local: bool) -> ExtResult<Rc<Context>> {
             "session-scoped tenant contexts are disabled for this role (boards.require_local_context); pass is_local => true".into(),
         ));
     }
+    // A repeated token: the context equals the cached one (its claims are the same shared map,
+    // compared by pointer first), so its text is written again as it is, not encoded.
     let reused = DECODED.with(|cell| {
         cell.borrow()
             .as_ref()
             .filter(|(_, cached)| **cached == ctx)
-            .map(|(text, cached)| (text.clone(), Rc::clone(cached)))
+            .map(|(text, cached)| (Rc::clone(text), Rc::clone(cached)))
     });
-    let (text, ctx) = match reused {
-        Some(found) => found,
-        None => {
-            let text = CString::new(ctx.encode()).map_err(|_| {
-                ExtError::InvalidArgument("tenant context contains a NUL byte".into())
-            })?;
-            (text, Rc::new(ctx))
-        }
-    };
+    if let Some((text, cached)) = reused {
+        write_setting(&text, is_local);
+        return Ok(cached);
+    }
+    let text = CString::new(ctx.encode())
+        .map_err(|_| ExtError::InvalidArgument("tenant context contains a NUL byte".into()))?;
+    let (text, ctx) = (Rc::new(text), Rc::new(ctx));
     write_setting(&text, is_local);
     DECODED.with(|cell| *cell.borrow_mut() = Some((text, Rc::clone(&ctx))));
     Ok(ctx)
@@ -169,7 +169,7 @@ fn boards_current_user_id() -> SqlResult<Option<pgrx::Uuid>> {
 #[pg_extern(stable, parallel_safe)]
 fn boards_current_claims() -> SqlResult<Option<JsonB>> {
     preload::require()?;
-    Ok(current_identity().map(|ctx| JsonB(serde_json::Value::Object(ctx.claims.clone()))))
+    Ok(current_identity().map(|ctx| JsonB(serde_json::Value::Object((*ctx.claims).clone()))))
 }
 
 /// Clears the context: no tenant, no identity.

@@ -3,8 +3,8 @@
 //! over the `boards.tenant_*_internal` functions here, so they all return one row type,
 //! `boards.tenant_info`.
 
+use boards_tenant_core::cache::FastHashMap;
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 
 use boards_tenant_core::claims::TenantRef;
 use boards_tenant_core::jwt::VerifiedToken;
@@ -79,11 +79,11 @@ thread_local! {
     /// filled from the latest committed state (`db::latest_rows`), never from a lookup that an
     /// invalidation overtook. Each is bounded in entries and in bytes (its share of
     /// `boards.cache_budget`, `settings::cache_budget_bytes`); past a bound it restarts empty.
-    static TENANTS: RefCell<HashMap<pgrx::Uuid, TenantRow>> = RefCell::new(HashMap::new());
-    static SLUGS: RefCell<HashMap<String, pgrx::Uuid>> = RefCell::new(HashMap::new());
+    static TENANTS: RefCell<FastHashMap<pgrx::Uuid, TenantRow>> = RefCell::new(FastHashMap::default());
+    static SLUGS: RefCell<FastHashMap<String, pgrx::Uuid>> = RefCell::new(FastHashMap::default());
     static TENANT_BYTES: Cell<usize> = const { Cell::new(0) };
-    static MEMBERS: RefCell<HashMap<pgrx::Uuid, HashMap<String, Member>>> =
-        RefCell::new(HashMap::new());
+    static MEMBERS: RefCell<FastHashMap<pgrx::Uuid, FastHashMap<String, Member>>> =
+        RefCell::new(FastHashMap::default());
     static MEMBER_ENTRIES: Cell<usize> = const { Cell::new(0) };
     static MEMBER_BYTES: Cell<usize> = const { Cell::new(0) };
 }

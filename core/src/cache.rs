@@ -4,18 +4,31 @@
 //! Each entry also remembers the key generation (the load of the key set) that verified it:
 //! a lookup under another generation is a miss, so a cached token never outlives its key, even
 //! if a `clear` were missed.
+//!
+//! A hit runs for every repeated request, so it allocates nothing: the token is held once
+//! (shared by the map and the recency list) and the verification is handed out shared, not
+//! copied; the map hashes with foldhash rather than SipHash (~1,100 instructions for a
+//! 300-byte token with SipHash, callgrind). SipHash's flooding resistance buys nothing here:
+//! only tokens whose signature verified are inserted, and a client cannot mint those.
 
 use std::collections::{BTreeMap, HashMap};
+use std::rc::Rc;
 
 use serde_json::Value;
 
 use crate::jwt::VerifiedToken;
 
+/// The hash map of the per-backend caches (this one, and the tenant, membership and block caches
+/// of the extension): foldhash, randomly seeded per process. Their keys (tokens, subjects, tenant
+/// ids and slugs) come from verified tokens and the catalog, and every cache is bounded, so
+/// SipHash's flooding resistance is not what protects them; its cost is paid per request.
+pub type FastHashMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 /// Rough per-value overhead of a parsed JSON value (enum tag, allocation headers, map slot).
 const VALUE_OVERHEAD: usize = 32;
 
 struct Entry {
-    verified: VerifiedToken,
+    verified: Rc<VerifiedToken>,
     bytes: usize,
     /// Recency stamp: the key of this entry in `TokenCache::order`.
     stamp: u64,
@@ -27,9 +40,9 @@ struct Entry {
 pub struct TokenCache {
     max_entries: usize,
     max_bytes: usize,
-    entries: HashMap<String, Entry>,
+    entries: FastHashMap<Rc<str>, Entry>,
     /// stamp -> token, oldest first.
-    order: BTreeMap<u64, String>,
+    order: BTreeMap<u64, Rc<str>>,
     next_stamp: u64,
     bytes: usize,
 }
@@ -39,18 +52,17 @@ impl TokenCache {
         TokenCache {
             max_entries,
             max_bytes,
-            entries: HashMap::new(),
+            entries: HashMap::default(),
             order: BTreeMap::new(),
             next_stamp: 0,
             bytes: 0,
         }
     }
 
-    /// The cached verification of `token` under key generation `generation` (a copy), marking
-    /// it most recently used; an entry of another generation is dropped.
-    pub fn get(&mut self, token: &str, generation: u64) -> Option<VerifiedToken> {
-        let stamp = self.take_stamp();
-        // One hash of the token on a hit: this runs for every repeated request.
+    /// The cached verification of `token` under key generation `generation`, marking it most
+    /// recently used; an entry of another generation is dropped.
+    pub fn get(&mut self, token: &str, generation: u64) -> Option<Rc<VerifiedToken>> {
+        let newest = self.next_stamp.checked_sub(1);
         let entry = self.entries.get_mut(token)?;
         if entry.generation != generation {
             let (old_stamp, bytes) = (entry.stamp, entry.bytes);
@@ -59,16 +71,22 @@ impl TokenCache {
             self.entries.remove(token);
             return None;
         }
-        self.order.remove(&entry.stamp);
-        entry.stamp = stamp;
-        let verified = entry.verified.clone();
-        self.order.insert(stamp, token.to_owned());
+        let verified = Rc::clone(&entry.verified);
+        // Already the most recent (one client presenting its token again): nothing to move.
+        if Some(entry.stamp) != newest {
+            let stamp = self.next_stamp;
+            self.next_stamp = self.next_stamp.saturating_add(1);
+            let old = std::mem::replace(&mut entry.stamp, stamp);
+            if let Some(key) = self.order.remove(&old) {
+                self.order.insert(stamp, key);
+            }
+        }
         Some(verified)
     }
 
     /// Caches `verified` for `token`, evicting the least recently used entries until both
     /// bounds hold. An entry larger than `max_bytes` on its own is not cached.
-    pub fn insert(&mut self, token: &str, verified: VerifiedToken, generation: u64) {
+    pub fn insert(&mut self, token: &str, verified: Rc<VerifiedToken>, generation: u64) {
         self.remove(token);
         let bytes = entry_bytes(token, &verified);
         if self.max_entries == 0 || bytes > self.max_bytes {
@@ -85,9 +103,10 @@ impl TokenCache {
             }
         }
         let stamp = self.take_stamp();
-        self.order.insert(stamp, token.to_owned());
+        let key: Rc<str> = Rc::from(token);
+        self.order.insert(stamp, Rc::clone(&key));
         self.entries.insert(
-            token.to_owned(),
+            key,
             Entry {
                 verified,
                 bytes,
@@ -148,7 +167,8 @@ impl TokenCache {
     }
 }
 
-/// The token (held twice: map key and recency list) plus an estimate of the claims.
+/// The token (held once, shared by the map key and the recency list) plus an estimate of the
+/// claims.
 fn entry_bytes(token: &str, verified: &VerifiedToken) -> usize {
     let strings = verified
         .subject
@@ -157,7 +177,6 @@ fn entry_bytes(token: &str, verified: &VerifiedToken) -> usize {
         .saturating_add(verified.key.issuer.as_ref().map_or(0, String::len));
     token
         .len()
-        .saturating_mul(2)
         .saturating_add(strings)
         .saturating_add(claims_bytes(&verified.claims))
 }
@@ -197,13 +216,13 @@ mod tests {
     use crate::algorithm::Algorithm;
     use serde_json::{json, Map};
 
-    fn verified(sub: &str, claims: Value) -> VerifiedToken {
+    fn verified(sub: &str, claims: Value) -> Rc<VerifiedToken> {
         let claims: Map<String, Value> = match claims {
             Value::Object(m) => m,
             _ => Map::new(),
         };
-        VerifiedToken {
-            claims,
+        Rc::new(VerifiedToken {
+            claims: claims.into(),
             subject: sub.to_owned(),
             key: crate::jwt::KeyId {
                 issuer: None,
@@ -213,14 +232,17 @@ mod tests {
             alg: Algorithm::HS256,
             exp: None,
             nbf: None,
-        }
+        })
     }
 
     #[test]
     fn returns_what_was_inserted() {
         let mut cache = TokenCache::new(10, 1 << 20);
         cache.insert("t1", verified("a", json!({"sub":"a"})), 0);
-        assert_eq!(cache.get("t1", 0).map(|v| v.subject), Some("a".to_owned()));
+        assert_eq!(
+            cache.get("t1", 0).map(|v| v.subject.clone()),
+            Some("a".to_owned())
+        );
         assert!(cache.get("t2", 0).is_none());
         assert_eq!(cache.len(), 1);
         assert!(cache.bytes() > 0);
@@ -255,7 +277,10 @@ mod tests {
         cache.insert("t1", verified("a", json!({})), 0);
         cache.insert("t1", verified("b", json!({})), 0);
         assert_eq!(cache.len(), 1);
-        assert_eq!(cache.get("t1", 0).map(|v| v.subject), Some("b".to_owned()));
+        assert_eq!(
+            cache.get("t1", 0).map(|v| v.subject.clone()),
+            Some("b".to_owned())
+        );
         cache.clear();
         assert_eq!((cache.len(), cache.bytes()), (0, 0));
         assert!(cache.is_empty());
@@ -279,6 +304,25 @@ mod tests {
         assert_eq!(cache.len(), 1);
         assert!(cache.get("t2", 0).is_some());
         assert!(cache.bytes() <= 300);
+    }
+
+    #[test]
+    fn repeated_hits_on_the_newest_keep_the_recency_order() {
+        let mut cache = TokenCache::new(2, 1 << 20);
+        cache.insert("t1", verified("a", json!({})), 0);
+        cache.insert("t2", verified("b", json!({})), 0);
+        assert!(cache.get("t2", 0).is_some());
+        assert!(cache.get("t2", 0).is_some());
+        assert!(cache.get("t1", 0).is_some());
+        assert!(cache.get("t1", 0).is_some());
+        cache.insert("t3", verified("c", json!({})), 0);
+        assert!(
+            cache.get("t2", 0).is_none(),
+            "t2 was the least recently used"
+        );
+        assert!(cache.get("t1", 0).is_some());
+        assert!(cache.get("t3", 0).is_some());
+        assert_eq!(cache.len(), 2);
     }
 
     #[test]

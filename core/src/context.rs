@@ -2,6 +2,8 @@
 //! Compact JSON with a version number, so a later release can read (or refuse) what an
 //! earlier one wrote.
 
+use std::sync::Arc;
+
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -23,7 +25,9 @@ pub struct Context {
     /// The key that verified the token behind the context (`KeyId::encode`: issuer and kid):
     /// the context lasts only while that key stays installed.
     pub kid: Option<String>,
-    pub claims: Map<String, Value>,
+    /// Shared with the verified token it came from: a repeated token's context is built
+    /// without copying them, and compared with the cached one by pointer first.
+    pub claims: Arc<Map<String, Value>>,
 }
 
 /// The wire form; unknown members are refused, so a context cannot carry more than its
@@ -108,7 +112,7 @@ impl Context {
             subject: wire.subject,
             source: wire.source,
             kid: wire.kid,
-            claims: wire.claims,
+            claims: Arc::new(wire.claims),
         })
     }
 }
@@ -130,7 +134,7 @@ mod tests {
             subject: Some("u1".into()),
             source: Some("claim:tenant".into()),
             kid: Some("k1".into()),
-            claims,
+            claims: Arc::new(claims),
         }
     }
 

@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
@@ -450,7 +451,9 @@ pub struct VerifyOptions {
 /// A token whose signature verified.
 #[derive(Debug, Clone, PartialEq)]
 pub struct VerifiedToken {
-    pub claims: Map<String, Value>,
+    /// Shared: the verified-token cache hands out the verification, and the context set from
+    /// it keeps the same claims (`Context::claims`).
+    pub claims: Arc<Map<String, Value>>,
     pub subject: String,
     /// The key that verified the signature.
     pub key: KeyId,
@@ -597,7 +600,7 @@ pub fn verify_signature(token: &str, keys: &[VerificationKey]) -> Result<Verifie
         alg,
         exp,
         nbf,
-        claims,
+        claims: Arc::new(claims),
     })
 }
 

@@ -127,7 +127,8 @@ mod tests {
             claims: serde_json::json!({"sub": "alice", "exp": 2_000})
                 .as_object()
                 .cloned()
-                .unwrap_or_default(),
+                .unwrap_or_default()
+                .into(),
         }
     }
 
@@ -184,7 +185,7 @@ mod tests {
         assert_eq!(seal_expiry(&ctx(), 1_000, 300), 1_300);
         assert_eq!(seal_expiry(&ctx(), 1_900, 300), 2_000);
         let mut no_exp = ctx();
-        no_exp.claims.remove("exp");
+        std::sync::Arc::make_mut(&mut no_exp.claims).remove("exp");
         assert_eq!(seal_expiry(&no_exp, 1_000, 300), 1_300);
     }
 }

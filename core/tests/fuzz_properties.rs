@@ -1433,7 +1433,7 @@ fn context_text() -> BoxedStrategy<String> {
                     subject: sub,
                     source: Some("claim:tenant".into()),
                     kid: Some("fuzz-hs256".into()),
-                    claims,
+                    claims: claims.into(),
                 }
                 .encode()
             })
@@ -1621,7 +1621,7 @@ fn tokens_mutated_valid() {
                         originals.contains(input),
                         "forged token verified: {token:?} (from {original:?}, {mutations:?})"
                     );
-                    prop_assert_eq!(Value::Object(v.claims.clone()), valid_claims());
+                    prop_assert_eq!(Value::Object((*v.claims).clone()), valid_claims());
                     check_verified(&token, &v, &opts, now)?;
                 }
                 Err(e) => prop_assert_eq!(e.kind(), ErrorKind::TokenRejected, "{}", e),
@@ -1715,7 +1715,7 @@ fn tokens_signed_arbitrary_claims() {
                 Ok(v) => {
                     check_verified(&token, &v, &opts, now)?;
                     // The claims are exactly what was signed.
-                    prop_assert_eq!(Some(Value::Object(v.claims.clone())), parsed.clone());
+                    prop_assert_eq!(Some(Value::Object((*v.claims).clone())), parsed.clone());
                     prop_assert_eq!(v.key.kid.as_str(), "fuzz-hs256");
                     // Resolution of verified claims keeps its invariants too.
                     let result = resolve(&v.claims, x.as_deref(), &cfg);

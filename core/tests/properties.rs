@@ -113,9 +113,9 @@ fn all_keys() -> Vec<VerificationKey> {
         .collect()
 }
 
-fn verified(claims: Map<String, Value>) -> VerifiedToken {
-    VerifiedToken {
-        claims,
+fn verified(claims: Map<String, Value>) -> std::rc::Rc<VerifiedToken> {
+    std::rc::Rc::new(VerifiedToken {
+        claims: claims.into(),
         subject: "s".into(),
         key: boards_tenant_core::KeyId {
             issuer: None,
@@ -125,7 +125,7 @@ fn verified(claims: Map<String, Value>) -> VerifiedToken {
         alg: Algorithm::HS256,
         exp: None,
         nbf: None,
-    }
+    })
 }
 
 proptest! {
@@ -186,7 +186,7 @@ proptest! {
             subject,
             source,
             kid,
-            claims,
+            claims: claims.into(),
         };
         let encoded = context.encode();
         // NUL characters never reach a context (the token parser refuses them) and are
@@ -242,7 +242,7 @@ proptest! {
         let token = sign(Algorithm::HS256, None, &Value::Object(claims.clone()));
         let keys = [hs256_key()];
         if let Ok(verified) = verify(&token, &keys, &VerifyOptions::default(), now) {
-            prop_assert_eq!(&verified.claims, &claims);
+            prop_assert_eq!(&*verified.claims, &claims);
         }
         let _ = resolve(&claims, x_tenant.as_deref(), &cfg);
         if let Ok(Some(found)) = tenant_from_claims(&claims, &cfg) {

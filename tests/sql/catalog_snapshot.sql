@@ -31,7 +31,8 @@ WITH ext AS (
          AS c(relid, cond)
     UNION ALL
     SELECT 'function', p.oid::pg_catalog.regprocedure::text,
-           pg_catalog.format('acl=%s init=%s def=%s',
+           pg_catalog.format('acl=%s%s init=%s def=%s',
+               CASE WHEN p.proacl IS NULL THEN 'default:' ELSE '' END,
                (SELECT pg_catalog.string_agg(x, ',' ORDER BY x) FROM (
                    SELECT pg_catalog.format('%s:%s:%s', coalesce(r.rolname, 'PUBLIC'),
                                             a.privilege_type, a.is_grantable) AS x

@@ -342,6 +342,75 @@ fn every_security_definer_function_pins_its_search_path() {
     }
 }
 
+/// What PUBLIC may execute, read from the catalog: the extension's functions whose effective
+/// ACL (the default when NULL) grants EXECUTE to PUBLIC, and how many of them keep the default.
+fn public_functions(client: &mut postgres::Client) -> (Vec<String>, i64) {
+    let rows = client
+        .query(
+            "SELECT p.oid::regprocedure::text, p.proacl IS NULL
+             FROM pg_catalog.pg_proc p
+             JOIN pg_catalog.pg_depend d ON d.classid = 'pg_catalog.pg_proc'::regclass
+                  AND d.objid = p.oid AND d.deptype = 'e'
+             JOIN pg_catalog.pg_extension e ON e.oid = d.refobjid AND e.extname = 'boards_tenant'
+             WHERE EXISTS (SELECT FROM aclexplode(coalesce(p.proacl, acldefault('f', p.proowner))) a
+                           WHERE a.grantee = 0 AND a.privilege_type = 'EXECUTE')
+             ORDER BY 1",
+            &[],
+        )
+        .unwrap_or_else(|e| panic!("{}", error_text(&e)));
+    let defaults = rows.iter().filter(|r| r.get::<_, bool>(1)).count() as i64;
+    (rows.iter().map(|r| r.get(0)).collect(), defaults)
+}
+
+/// The functions anyone may call keep PostgreSQL's default ACL (cheaper in every statement's
+/// EXECUTE check, sql/finalize.sql), and that grants no more than before: the same list PUBLIC
+/// could execute, and an installing role whose default privileges take EXECUTE from PUBLIC
+/// still leaves them callable by the app role, and everything else refused.
+#[test]
+fn the_functions_anyone_may_call_keep_the_default_acl_whatever_the_default_privileges() {
+    let (public, defaults) = public_functions(&mut shared_db().superuser());
+    assert!(
+        public.iter().any(|f| f == "boards_current_tenant()")
+            && public
+                .iter()
+                .any(|f| f.starts_with("boards_set_tenant_from_jwt("))
+            && !public.iter().any(|f| f.starts_with("boards_tenant_list(")),
+        "PUBLIC's functions: {public:?}"
+    );
+    assert_eq!(
+        defaults,
+        public.len() as i64,
+        "every function PUBLIC may call keeps the default ACL: {public:?}"
+    );
+
+    let db = Cluster::shared().create_empty_database();
+    let mut su = db.superuser();
+    su.batch_execute(
+        "ALTER DEFAULT PRIVILEGES REVOKE EXECUTE ON FUNCTIONS FROM PUBLIC;
+         CREATE EXTENSION boards_tenant;",
+    )
+    .unwrap_or_else(|e| panic!("{}", error_text(&e)));
+    let (careless, careless_defaults) = public_functions(&mut su);
+    assert_eq!(careless, public, "the same functions are PUBLIC's");
+    assert_eq!(
+        careless_defaults, 0,
+        "default privileges gave them explicit ACLs"
+    );
+    let mut app = db.app();
+    assert_eq!(
+        query_text(
+            &mut app,
+            "SELECT coalesce(boards_current_tenant()::text, 'none')",
+            &[]
+        ),
+        Some("none".to_owned())
+    );
+    assert_sqlstate(
+        app.simple_query("SELECT boards_tenant_list()"),
+        PERMISSION_DENIED,
+    );
+}
+
 /// `TenantStatus` is the Rust side of `boards.tenants.status`: the check constraint must admit
 /// exactly its spellings, so a status added on one side only fails here.
 #[test]
