@@ -23,13 +23,15 @@ use pgrx::prelude::*;
 use pgrx::PgTupleDesc;
 
 use crate::blocks;
-use crate::context::{self, to_pg_uuid};
+use crate::context;
 use crate::diagnostics;
+use crate::directory::{self, TenantRow};
 use crate::error::{ExtError, ExtResult, SqlResult};
 use crate::keys;
 use crate::preload;
 use crate::settings::{self, LogLevel};
-use crate::tenants::{self, TenantRow};
+use crate::tenants;
+use crate::uuids::{from_pg_uuid, to_pg_uuid};
 
 /// Enough for the tokens of every user a pooled connection serves; bounded in memory by half
 /// of `boards.cache_budget`.
@@ -152,7 +154,8 @@ fn by_claims(
     found: Option<TenantRow>,
     verified: &VerifiedToken,
 ) -> ExtResult<Chosen> {
-    let tenant = found.ok_or_else(|| ExtError::TenantNotFound(tenants::describe(&claim.tenant)))?;
+    let tenant =
+        found.ok_or_else(|| ExtError::TenantNotFound(directory::describe(&claim.tenant)))?;
     let tenant = require_active(tenant)?;
     let just_in_time = match claim.source {
         Source::EmailDomain => {
@@ -160,7 +163,7 @@ fn by_claims(
                 &verified.claims,
                 &resolve_config().public_email_domains,
             ) {
-                Some(domain) => tenants::accepts_email_domain(tenant.id, &domain)?,
+                Some(domain) => directory::accepts_email_domain(tenant.id, &domain)?,
                 None => false,
             }
         }
@@ -176,9 +179,9 @@ fn by_claims(
 /// A tenant named only by the X-Tenant header: the subject must already be a member. An
 /// unknown tenant and a non-member get the same answer, so the header cannot probe for slugs.
 fn by_header(slug: &str, subject: &str) -> ExtResult<(Chosen, pgrx::Uuid)> {
-    let tenant = tenants::find_by_slug(slug)?;
+    let tenant = directory::find_by_slug(slug)?;
     let member = match &tenant {
-        Some(t) => tenants::member_id(t.id, subject)?,
+        Some(t) => directory::member_id(t.id, subject)?,
         None => None,
     };
     match (tenant, member) {
@@ -204,14 +207,14 @@ fn choose(
             claim,
             x_tenant: None,
         } => Ok((
-            by_claims(&claim, tenants::find(&claim.tenant)?, verified)?,
+            by_claims(&claim, directory::find(&claim.tenant)?, verified)?,
             None,
         )),
         Resolution::Claims {
             claim,
             x_tenant: Some(header),
         } => {
-            let found = tenants::find(&claim.tenant)?;
+            let found = directory::find(&claim.tenant)?;
             if found.as_ref().is_some_and(|t| t.slug == header) {
                 Ok((by_claims(&claim, found, verified)?, None))
             } else {
@@ -224,8 +227,8 @@ fn choose(
             Ok((chosen, Some(user)))
         }
         Resolution::Default => {
-            let tenant = tenants::find_by_slug(tenants::DEFAULT_SLUG)?
-                .ok_or_else(|| ExtError::TenantNotFound(tenants::DEFAULT_SLUG.into()))?;
+            let tenant = directory::find_by_slug(directory::DEFAULT_SLUG)?
+                .ok_or_else(|| ExtError::TenantNotFound(directory::DEFAULT_SLUG.into()))?;
             Ok((
                 Chosen {
                     tenant: require_active(tenant)?,
@@ -243,7 +246,7 @@ fn choose(
 /// the other tenant.
 fn within_key_scope(verified: &VerifiedToken, tenant: &TenantRow) -> ExtResult<()> {
     match &verified.tenants {
-        Some(scope) if !scope.contains(&context::from_pg_uuid(tenant.id)) => {
+        Some(scope) if !scope.contains(&from_pg_uuid(tenant.id)) => {
             Err(CoreError::access_denied().into())
         }
         _ => Ok(()),
@@ -341,7 +344,7 @@ fn set_tenant_from_jwt(
     let user_id = match member {
         Some(id) => id,
         None if chosen.just_in_time => {
-            match tenants::member_id(chosen.tenant.id, &verified.subject)? {
+            match directory::member_id(chosen.tenant.id, &verified.subject)? {
                 Some(id) => id,
                 None => {
                     // Just-in-time membership only for a token issued after the tenant was
@@ -356,13 +359,13 @@ fn set_tenant_from_jwt(
                 }
             }
         }
-        None => tenants::member_id(chosen.tenant.id, &verified.subject)?
+        None => directory::member_id(chosen.tenant.id, &verified.subject)?
             .ok_or_else(|| ExtError::from(CoreError::access_denied()))?,
     };
     let ctx = Context {
-        tenant_id: Some(context::from_pg_uuid(chosen.tenant.id)),
+        tenant_id: Some(from_pg_uuid(chosen.tenant.id)),
         tenant_slug: Some(chosen.tenant.slug.clone()),
-        user_id: Some(context::from_pg_uuid(user_id)),
+        user_id: Some(from_pg_uuid(user_id)),
         subject: Some(verified.subject.clone()),
         source: Some(chosen.source.as_str().to_owned()),
         kid: Some(verified.key.encode()),
@@ -440,10 +443,10 @@ fn boards_set_tenant(
     boards_tenant_core::slug::validate_slug(&slug).map_err(ExtError::from)?;
     crate::invalidation::catch_up();
     let tenant =
-        tenants::find_by_slug(&slug)?.ok_or_else(|| ExtError::TenantNotFound(slug.clone()))?;
+        directory::find_by_slug(&slug)?.ok_or_else(|| ExtError::TenantNotFound(slug.clone()))?;
     let tenant = require_active(tenant)?;
     let ctx = Context {
-        tenant_id: Some(context::from_pg_uuid(tenant.id)),
+        tenant_id: Some(from_pg_uuid(tenant.id)),
         tenant_slug: Some(tenant.slug),
         user_id: None,
         subject: None,

@@ -16,9 +16,9 @@ use pgrx::pg_sys;
 use pgrx::prelude::*;
 
 use crate::db;
+use crate::directory;
 use crate::error::{ExtError, ExtResult, SqlResult};
 use crate::invalidation;
-use crate::tenants;
 
 thread_local! {
     static SUBJECTS: RefCell<FastHashMap<String, bool>> = RefCell::new(FastHashMap::default());
@@ -138,7 +138,7 @@ pub fn block_member(tenant_id: pgrx::Uuid, subject: &str, reason: &str) -> ExtRe
             tenant_id.into(),
             subject.into(),
             reason.into(),
-            tenants::actor().into(),
+            directory::actor().into(),
         ],
     )
 }
@@ -169,7 +169,7 @@ fn boards_subject_block(
         "INSERT INTO boards.subject_blocks (subject, reason, blocked_by) VALUES ($1, $2, $3)
          ON CONFLICT (subject) DO UPDATE
          SET reason = EXCLUDED.reason, blocked_by = EXCLUDED.blocked_by, blocked_at = now()",
-        &[subject.into(), reason.into(), tenants::actor().into()],
+        &[subject.into(), reason.into(), directory::actor().into()],
     )?;
     Ok(())
 }

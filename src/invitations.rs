@@ -23,11 +23,12 @@ use pgrx::prelude::*;
 use crate::blocks;
 use crate::context;
 use crate::db;
+use crate::directory;
 use crate::error::{ExtError, ExtResult, SqlResult};
 use crate::keys;
 use crate::preload;
 use crate::roles;
-use crate::tenants;
+use crate::uuids;
 
 /// What creating an invitation returns: the only time the secret is seen.
 type Issued = (pgrx::Uuid, String, TimestampWithTimeZone);
@@ -79,7 +80,7 @@ fn issue(
             email.as_str().into(),
             role.as_str().into(),
             digest.to_vec().into(),
-            tenants::actor().into(),
+            directory::actor().into(),
             expires_in.into(),
         ],
         |row| {
@@ -235,11 +236,11 @@ fn accept(secret: &str) -> ExtResult<Accepted> {
     if !ctx
         .kid
         .as_deref()
-        .is_none_or(|key| keys::admits_tenant(key, context::from_pg_uuid(tenant_id)))
+        .is_none_or(|key| keys::admits_tenant(key, uuids::from_pg_uuid(tenant_id)))
     {
         return Err(CoreError::access_denied().into());
     }
-    let tenant = tenants::lock_tenant_id(tenant_id)?;
+    let tenant = directory::lock_tenant_id(tenant_id)?;
     if tenant.status != TenantStatus::Active {
         return Err(ExtError::TenantNotActive {
             slug: tenant.slug,
@@ -248,7 +249,7 @@ fn accept(secret: &str) -> ExtResult<Accepted> {
     }
     // An invitation never demotes: a member invited again with a lower role keeps theirs.
     let current =
-        tenants::current_role(tenant.id, &subject)?.and_then(|r| MemberRole::from_stored(&r));
+        directory::current_role(tenant.id, &subject)?.and_then(|r| MemberRole::from_stored(&r));
     let role = current.map_or(invited, |c| c.max(invited));
     let claim = |name: &str| {
         ctx.claims
@@ -422,7 +423,7 @@ fn boards_tenant_invite_owner(
     let slug = slug.ok_or_else(|| ExtError::InvalidArgument("slug must not be NULL".into()))?;
     let email = email.ok_or_else(|| ExtError::InvalidArgument("email must not be NULL".into()))?;
     let tenant =
-        tenants::find_by_slug(&slug)?.ok_or_else(|| ExtError::TenantNotFound(slug.clone()))?;
+        directory::find_by_slug(&slug)?.ok_or_else(|| ExtError::TenantNotFound(slug.clone()))?;
     Ok(TableIterator::once(issue_owner_invitation(
         tenant.id, &email, expires_in,
     )?))

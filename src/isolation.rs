@@ -6,10 +6,11 @@ use boards_tenant_core::CoreError;
 use pgrx::prelude::*;
 use pgrx::{pg_sys, spi};
 
-use crate::context;
 use crate::db;
 use crate::error::{ExtError, ExtResult, SqlResult};
 use crate::preload;
+use crate::readers;
+use crate::uuids;
 
 /// The table behind a resource type: the Boards resources by name, or a protected table the
 /// caller named (resolved with the caller's `search_path` by the SQL wrapper).
@@ -71,9 +72,9 @@ fn ensure(
     named_table: Option<pg_sys::Oid>,
 ) -> ExtResult<()> {
     if !caller_is_admin() {
-        let own = context::current_with_tenant()
+        let own = readers::current_with_tenant()
             .and_then(|c| c.tenant_id)
-            .map(context::to_pg_uuid);
+            .map(uuids::to_pg_uuid);
         if own != Some(tenant_id) {
             return Err(CoreError::access_denied().into());
         }

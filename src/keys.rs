@@ -21,10 +21,10 @@ use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 use pgrx::{pg_sys, JsonB};
 
-use crate::context::from_pg_uuid;
 use crate::db;
 use crate::error::{ExtError, ExtResult, SqlResult};
 use crate::invalidation;
+use crate::uuids::from_pg_uuid;
 
 thread_local! {
     /// The installed keys and the generation they were loaded in.
@@ -298,7 +298,7 @@ fn tenant_ids(slugs: Option<Vec<String>>) -> ExtResult<Option<Vec<pgrx::Uuid>>> 
     };
     let mut ids = Vec::with_capacity(slugs.len());
     for slug in slugs {
-        let tenant = crate::tenants::find_by_slug(&slug)?
+        let tenant = crate::directory::find_by_slug(&slug)?
             .ok_or_else(|| ExtError::TenantNotFound(slug.clone()))?;
         if !ids.contains(&tenant.id) {
             ids.push(tenant.id);

@@ -20,6 +20,7 @@ mod db;
 mod ddl_guard;
 mod ddl_scope;
 mod diagnostics;
+mod directory;
 mod error;
 mod grants;
 mod invalidation;
@@ -35,6 +36,7 @@ mod operators;
 mod plan_cache;
 mod policy;
 mod preload;
+mod readers;
 mod registration;
 mod roles;
 mod seal;
@@ -43,6 +45,8 @@ mod sqltypes;
 mod statistics;
 mod tenant_status;
 mod tenants;
+mod unseal;
+mod uuids;
 
 ::pgrx::pg_module_magic!(name, version);
 
@@ -51,14 +55,14 @@ mod tenants;
 extension_sql_file!(
     "../sql/schema.sql",
     name = "schema",
-    requires = [context::boards_current_tenant]
+    requires = [readers::boards_current_tenant]
 );
 
 // Membership bookkeeping: blocks and invitations (src/blocks.rs, src/invitations.rs).
 extension_sql_file!(
     "../sql/membership.sql",
     name = "membership",
-    requires = ["schema", context::boards_current_subject]
+    requires = ["schema", readers::boards_current_subject]
 );
 
 // Runs last: protects the Boards tables, installs triggers, sets every function's privileges.

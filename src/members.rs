@@ -12,9 +12,10 @@ use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 
 use crate::db;
+use crate::directory::{self, TenantRow};
 use crate::error::{ExtError, ExtResult, SqlResult};
 use crate::roles::{self, Actor};
-use crate::tenants::{self, TenantRow};
+use crate::tenants;
 
 /// The target's user id and role, in the locked tenant, or 42704.
 fn target(tenant: &TenantRow, subject: &str) -> ExtResult<(pgrx::Uuid, MemberRole)> {
@@ -43,9 +44,9 @@ fn checked(
     subject: &str,
     new: Option<MemberRole>,
 ) -> ExtResult<(TenantRow, pgrx::Uuid)> {
-    let tenant = tenants::lock_tenant_id(actor.tenant.id)?;
+    let tenant = directory::lock_tenant_id(actor.tenant.id)?;
     let (user_id, current) = target(&tenant, subject)?;
-    let owners = u64::try_from(tenants::owner_count(tenant.id)?).unwrap_or(0);
+    let owners = u64::try_from(directory::owner_count(tenant.id)?).unwrap_or(0);
     check_change(MemberChange {
         actor: actor.role,
         current,

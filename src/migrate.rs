@@ -7,10 +7,10 @@ use pgrx::prelude::*;
 use pgrx::{pg_sys, spi};
 
 use crate::db;
+use crate::directory::DEFAULT_TENANT_ID;
 use crate::error::{ExtError, ExtResult, SqlResult};
 use crate::policy::{self, DEFAULT_TENANT_COLUMN};
 use crate::sqltypes::RegClass;
-use crate::tenants::DEFAULT_TENANT_ID;
 
 /// Heap pages per backfill batch when an existing tenant column has NULLs to fill.
 const BATCH_PAGES: i64 = 1024;

@@ -18,13 +18,14 @@ use pgrx::prelude::*;
 use pgrx::{pg_sys, JsonB};
 use serde_json::json;
 
-use crate::context;
 use crate::db;
 use crate::error::{ExtError, ExtResult, SqlResult};
 use crate::keys;
 use crate::preload;
+use crate::readers;
 use crate::settings;
 use crate::tenants;
+use crate::uuids;
 
 /// Suffixes tried for a generated slug before giving up.
 const MAX_SLUG_ATTEMPTS: u32 = 100;
@@ -79,7 +80,7 @@ fn claim_slug(
 }
 
 fn register(req: RegistrationRequest, include_sample_data: bool) -> ExtResult<serde_json::Value> {
-    let ctx = context::current_identity()
+    let ctx = readers::current_identity()
         .filter(|c| c.subject.is_some())
         .ok_or_else(|| {
             CoreError::unauthenticated("Authentication required for tenant registration")
@@ -146,7 +147,7 @@ fn register(req: RegistrationRequest, include_sample_data: bool) -> ExtResult<se
         tenants::create_sample_data(tenant_id, Some(owner))?;
     }
     Ok(registration_response(
-        context::from_pg_uuid(tenant_id),
+        uuids::from_pg_uuid(tenant_id),
         &slug,
         &valid.organization_name,
         valid.status,

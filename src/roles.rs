@@ -3,7 +3,7 @@
 //! start from.
 //!
 //! The role is read through the same cached, invalidated membership lookup as the context's
-//! validity (`tenants::member`), never from the context's text: a demotion committed by
+//! validity (`directory::member`), never from the context's text: a demotion committed by
 //! another session shows from the next statement, and with nothing changed the answer costs
 //! no query. Both readers are STABLE and PARALLEL SAFE, not SECURITY DEFINER: inside
 //! `(SELECT boards_has_role('admin'))` a policy evaluates them once per statement.
@@ -11,15 +11,16 @@
 use boards_tenant_core::membership::{MemberRole, MembershipRefusal};
 use pgrx::prelude::*;
 
-use crate::context::{self, to_pg_uuid};
+use crate::directory::{self, TenantRow};
 use crate::error::{ExtError, ExtResult, SqlResult};
 use crate::preload;
-use crate::tenants::{self, TenantRow};
+use crate::readers;
+use crate::uuids::to_pg_uuid;
 
 /// The subject's role in the context's tenant: `None` without a usable context with a subject,
 /// or when the member row is no longer the one the context was set for.
 pub fn current_role() -> ExtResult<Option<MemberRole>> {
-    let Some(ctx) = context::current_with_tenant() else {
+    let Some(ctx) = readers::current_with_tenant() else {
         return Ok(None);
     };
     let (Some(tenant), Some(subject), Some(user)) =
@@ -27,7 +28,7 @@ pub fn current_role() -> ExtResult<Option<MemberRole>> {
     else {
         return Ok(None);
     };
-    Ok(tenants::member(to_pg_uuid(tenant), subject)?
+    Ok(directory::member(to_pg_uuid(tenant), subject)?
         .filter(|m| m.id == to_pg_uuid(user))
         .and_then(|m| MemberRole::from_stored(&m.role)))
 }
@@ -47,12 +48,12 @@ pub fn member_actor() -> ExtResult<Actor> {
             .into(),
         detail: Some("Call boards_set_tenant_from_jwt() first.".into()),
     };
-    let ctx = context::current_with_tenant().ok_or_else(not_in_tenant)?;
+    let ctx = readers::current_with_tenant().ok_or_else(not_in_tenant)?;
     let role = current_role()?.ok_or_else(not_in_tenant)?;
     let (Some(tenant), Some(subject)) = (ctx.tenant_id, ctx.subject.clone()) else {
         return Err(not_in_tenant());
     };
-    let tenant = tenants::find_by_id(to_pg_uuid(tenant))?.ok_or_else(not_in_tenant)?;
+    let tenant = directory::find_by_id(to_pg_uuid(tenant))?.ok_or_else(not_in_tenant)?;
     Ok(Actor {
         tenant,
         subject,

@@ -23,10 +23,10 @@ use boards_tenant_core::context::Context;
 use boards_tenant_core::tenant_status::TenantStatus;
 
 use crate::blocks;
-use crate::context::{from_pg_uuid, to_pg_uuid};
+use crate::directory;
 use crate::invalidation;
 use crate::keys;
-use crate::tenants;
+use crate::uuids::{from_pg_uuid, to_pg_uuid};
 
 thread_local! {
     static LOOKING_UP: Cell<bool> = const { Cell::new(false) };
@@ -106,12 +106,12 @@ fn check(ctx: &Context) -> bool {
     let _lookup = Lookup::begin();
     let tenant = to_pg_uuid(tenant);
     // An error (e.g. the extension is being dropped) or no row: not usable.
-    if !matches!(tenants::find_by_id(tenant), Ok(Some(t)) if t.status == TenantStatus::Active) {
+    if !matches!(directory::find_by_id(tenant), Ok(Some(t)) if t.status == TenantStatus::Active) {
         return false;
     }
     let member = match (ctx.subject.as_deref(), ctx.user_id) {
         (Some(subject), Some(user)) => {
-            matches!(tenants::member(tenant, subject), Ok(Some(m)) if m.id == to_pg_uuid(user))
+            matches!(directory::member(tenant, subject), Ok(Some(m)) if m.id == to_pg_uuid(user))
                 // A subject blocked platform-wide loses every context (`blocks.rs`).
                 && matches!(blocks::subject_blocked(subject), Ok(false))
         }
