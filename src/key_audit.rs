@@ -6,6 +6,7 @@
 use serde_json::json;
 
 use boards_tenant_core::audit::{Check, Finding};
+
 use crate::db;
 use crate::error::ExtResult;
 use crate::settings;
