@@ -5,7 +5,8 @@
 
 use serde_json::json;
 
-use crate::audit::{Check, Finding};
+use boards_tenant_core::audit::{Check, Finding};
+
 use crate::db;
 use crate::error::ExtResult;
 use crate::settings;

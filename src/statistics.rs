@@ -84,31 +84,8 @@ pub fn forget(tbl: pg_sys::Oid) -> ExtResult<()> {
     Ok(())
 }
 
-/// The audit's query (check `sensitive_column_statistics`), when the registry exists: a
-/// sensitive column whose statistics target is no longer 0, that has gathered statistics again,
-/// or that an extended statistics object covers.
-pub fn audit_query() -> ExtResult<Option<&'static str>> {
-    Ok(registry_exists()?.then_some(
-        "SELECT NULL::text, 'sensitive_column_statistics'::text, 'medium'::text,
-                s.tbl::regclass::text || '.' || pg_catalog.quote_ident(s.column_name::text),
-                pg_catalog.jsonb_build_object(
-                    'statistics_target', a.attstattarget,
-                    'gathered', EXISTS (SELECT FROM pg_catalog.pg_statistic st
-                                        WHERE st.starelid = s.tbl AND st.staattnum = a.attnum),
-                    'extended_statistics', ARRAY(
-                        SELECT x.stxname::text FROM pg_catalog.pg_statistic_ext x
-                        WHERE x.stxrelid = s.tbl AND a.attnum = ANY (x.stxkeys::int2[])),
-                    'fix', pg_catalog.format(
-                        'SELECT boards_tenant_protect(%L, sensitive_columns => ARRAY[%L])',
-                        s.tbl::regclass::text, s.column_name))
-         FROM boards.sensitive_columns s
-         JOIN pg_catalog.pg_attribute a
-           ON a.attrelid = s.tbl AND a.attname = s.column_name AND a.attnum > 0
-              AND NOT a.attisdropped
-         WHERE a.attstattarget <> 0
-            OR EXISTS (SELECT FROM pg_catalog.pg_statistic st
-                       WHERE st.starelid = s.tbl AND st.staattnum = a.attnum)
-            OR EXISTS (SELECT FROM pg_catalog.pg_statistic_ext x
-                       WHERE x.stxrelid = s.tbl AND a.attnum = ANY (x.stxkeys::int2[]))",
-    ))
+/// Whether the audit has sensitive columns to check (`sensitive_column_statistics`, its
+/// query in src/audit/sql/): only once the registry exists.
+pub fn registry_installed() -> ExtResult<bool> {
+    registry_exists()
 }

@@ -4,8 +4,6 @@
 //! `boards_tenant_audit_json` returns. The extension runs the queries; everything here is
 //! tested without a database.
 
-use std::cmp::Ordering;
-
 use serde_json::{json, Map, Value};
 
 /// How severe a finding is, most severe first: the derived `Ord` is the report's ranking.
@@ -43,6 +41,16 @@ impl Severity {
     /// The severity named `name`, if any.
     pub fn from_name(name: &str) -> Option<Severity> {
         Severity::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    /// The next severity down (`Info` stays `Info`).
+    pub const fn one_step_milder(self) -> Severity {
+        match self {
+            Severity::Critical => Severity::High,
+            Severity::High => Severity::Medium,
+            Severity::Medium => Severity::Low,
+            Severity::Low | Severity::Info => Severity::Info,
+        }
     }
 
     /// Whether rows of this severity are violations (everything but statistics).
@@ -167,8 +175,9 @@ impl Check {
     }
 
     /// The severity a finding of this check has; a few checks report some rows one step
-    /// lower (a dangling rather than a cross-tenant reference, a policy that only widens,
-    /// a REFERENCES rather than a TRIGGER grant, a view only an ordinary role owns).
+    /// milder (`Finding::milder_if`): a policy that only widens (`PermissivePolicyOr`), a
+    /// REFERENCES rather than a TRIGGER grant (`DangerousGrant`), a view only an ordinary
+    /// role owns (`ViewWithoutSecurityInvoker`). A dangling reference is a check of its own.
     pub const fn severity(self) -> Severity {
         match self {
             Check::OrphanedRecords => Severity::Critical,
@@ -256,60 +265,65 @@ impl Check {
 /// The recommendation when nothing fired.
 pub const CLEAN: &str = "Tenant isolation is properly maintained - no violations found";
 
-/// The advice for a finding whose check the vocabulary does not know.
-const UNKNOWN_CHECK_ADVICE: &str = "see the fix in each finding's detail.";
-
-/// One audit row: `(tenant_slug, check_name, severity, object_name, detail)`. Names stay text
-/// because rows come from SQL; `rank` reads the severity.
+/// One audit row: `(tenant_slug, check_name, severity, object_name, detail)`, typed: the
+/// check and its severity are turned into text only where the row is output.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Finding {
     pub tenant_slug: Option<String>,
-    pub check_name: String,
-    pub severity: String,
+    pub check: Check,
+    pub severity: Severity,
     pub object_name: String,
     pub detail: Value,
 }
 
 impl Finding {
-    /// A finding of the whole database (no tenant).
-    /// A configuration finding at its check's severity (the vocabulary decides, not the caller).
-    pub fn config(check: Check, object_name: &str, detail: Value) -> Finding {
+    /// A finding at its check's severity (the vocabulary decides, not the caller).
+    pub fn new(
+        check: Check,
+        tenant_slug: Option<String>,
+        object_name: impl Into<String>,
+        detail: Value,
+    ) -> Finding {
         Finding {
-            tenant_slug: None,
-            check_name: check.name().to_owned(),
-            severity: check.severity().name().to_owned(),
-            object_name: object_name.to_owned(),
+            tenant_slug,
+            check,
+            severity: check.severity(),
+            object_name: object_name.into(),
             detail,
         }
     }
 
-    /// The severity, `None` for a name the vocabulary does not know (ranked last).
-    pub fn rank(&self) -> Option<Severity> {
-        Severity::from_name(&self.severity)
+    /// A finding of the whole database (no tenant).
+    pub fn config(check: Check, object_name: &str, detail: Value) -> Finding {
+        Finding::new(check, None, object_name, detail)
+    }
+
+    /// The same finding one step less severe, when `milder`: the rows `Check::severity`
+    /// names as milder (a policy that only widens, a REFERENCES grant, a view only an
+    /// ordinary role owns).
+    pub fn milder_if(self, milder: bool) -> Finding {
+        if milder {
+            Finding {
+                severity: self.severity.one_step_milder(),
+                ..self
+            }
+        } else {
+            self
+        }
     }
 
     fn is_violation(&self) -> bool {
-        self.severity != Severity::Info.name()
+        self.severity.is_violation()
     }
 
     fn to_json(&self) -> Value {
         json!({
             "tenant_slug": self.tenant_slug,
-            "check_name": self.check_name,
-            "severity": self.severity,
+            "check_name": self.check.name(),
+            "severity": self.severity.name(),
             "object_name": self.object_name,
             "detail": self.detail,
         })
-    }
-}
-
-/// Ranks severities most severe first and unknown ones last.
-fn by_rank(a: Option<Severity>, b: Option<Severity>) -> Ordering {
-    match (a, b) {
-        (Some(a), Some(b)) => a.cmp(&b),
-        (Some(_), None) => Ordering::Less,
-        (None, Some(_)) => Ordering::Greater,
-        (None, None) => Ordering::Equal,
     }
 }
 
@@ -317,8 +331,9 @@ fn by_rank(a: Option<Severity>, b: Option<Severity>) -> Ordering {
 /// the same findings always come out in the same order.
 pub fn sort(findings: &mut [Finding]) {
     findings.sort_by(|a, b| {
-        by_rank(a.rank(), b.rank())
-            .then_with(|| a.check_name.cmp(&b.check_name))
+        a.severity
+            .cmp(&b.severity)
+            .then_with(|| a.check.name().cmp(b.check.name()))
             .then_with(|| a.tenant_slug.cmp(&b.tenant_slug))
             .then_with(|| a.object_name.cmp(&b.object_name))
             .then_with(|| a.detail.to_string().cmp(&b.detail.to_string()))
@@ -328,36 +343,34 @@ pub fn sort(findings: &mut [Finding]) {
 /// What to do about each check that fired, once per check at its most severe finding, most
 /// severe first; `CLEAN` when nothing fired.
 pub fn recommendations(findings: &[Finding]) -> Vec<Value> {
-    // (most severe rank, check name, number of findings)
-    let mut fired: Vec<(Option<Severity>, &str, usize)> = Vec::new();
+    // (most severe finding, check, number of findings)
+    let mut fired: Vec<(Severity, Check, usize)> = Vec::new();
     for f in findings.iter().filter(|f| f.is_violation()) {
-        let rank = f.rank();
-        match fired.iter_mut().find(|(_, name, _)| *name == f.check_name) {
+        match fired.iter_mut().find(|(_, check, _)| *check == f.check) {
             Some(entry) => {
-                if by_rank(rank, entry.0) == Ordering::Less {
-                    entry.0 = rank;
-                }
+                entry.0 = entry.0.min(f.severity);
                 entry.2 += 1;
             }
-            None => fired.push((rank, &f.check_name, 1)),
+            None => fired.push((f.severity, f.check, 1)),
         }
     }
     if fired.is_empty() {
         return vec![Value::String(CLEAN.into())];
     }
     fired.sort_by(|a, b| {
-        by_rank(a.0, b.0)
-            .then_with(|| a.1.cmp(b.1))
+        a.0.cmp(&b.0)
+            .then_with(|| a.1.name().cmp(b.1.name()))
             .then(a.2.cmp(&b.2))
     });
     fired
         .into_iter()
-        .map(|(rank, name, count)| {
-            let advice = Check::from_name(name).map_or(UNKNOWN_CHECK_ADVICE, Check::advice);
+        .map(|(severity, check, count)| {
             Value::String(format!(
-                "{name} ({}, {count} finding{}): {advice}",
-                rank.map_or("unknown", Severity::name),
-                if count == 1 { "" } else { "s" }
+                "{} ({}, {count} finding{}): {}",
+                check.name(),
+                severity.name(),
+                if count == 1 { "" } else { "s" },
+                check.advice()
             ))
         })
         .collect()
@@ -373,7 +386,7 @@ pub fn document(tenant_slug: Option<&str>, findings: &[Finding], timestamp: Stri
     for severity in Severity::ALL.into_iter().filter(|s| s.is_violation()) {
         let rows: Vec<Value> = findings
             .iter()
-            .filter(|f| f.severity == severity.name())
+            .filter(|f| f.severity == severity)
             .map(Finding::to_json)
             .collect();
         total += rows.len();
@@ -385,7 +398,7 @@ pub fn document(tenant_slug: Option<&str>, findings: &[Finding], timestamp: Stri
     ordered_summary.extend(summary);
     let statistics: Map<String, Value> = findings
         .iter()
-        .filter(|f| f.check_name == Check::TenantStatistics.name())
+        .filter(|f| f.check == Check::TenantStatistics)
         .filter_map(|f| Some((f.tenant_slug.clone()?, f.detail.clone())))
         .collect();
     json!({
@@ -406,9 +419,8 @@ mod tests {
 
     fn finding(check: Check, severity: Severity, tenant: Option<&str>) -> Finding {
         Finding {
-            tenant_slug: tenant.map(str::to_owned),
-            severity: severity.name().to_owned(),
-            ..Finding::config(check, "t", json!({"n": 1}))
+            severity,
+            ..Finding::new(check, tenant.map(str::to_owned), "t", json!({"n": 1}))
         }
     }
 
@@ -439,6 +451,22 @@ mod tests {
     }
 
     #[test]
+    fn a_milder_finding_is_one_step_down_and_only_when_asked() {
+        let grant = Finding::config(Check::DangerousGrant, "t", json!({}));
+        assert_eq!(grant.clone().milder_if(false).severity, Severity::High);
+        assert_eq!(grant.milder_if(true).severity, Severity::Medium);
+        assert_eq!(Severity::Info.one_step_milder(), Severity::Info);
+        assert!(Severity::ALL[..4].iter().all(|s| s.one_step_milder() > *s));
+    }
+
+    #[test]
+    fn rows_print_the_vocabulary_names() {
+        let row = Finding::config(Check::RlsNotForced, "t", json!({})).to_json();
+        assert_eq!(row["check_name"], json!("rls_not_forced"));
+        assert_eq!(row["severity"], json!("high"));
+    }
+
+    #[test]
     fn every_firing_check_has_advice() {
         for check in Check::ALL {
             let statistics =
@@ -454,15 +482,12 @@ mod tests {
             finding(Check::RlsNotForced, Severity::High, None),
             finding(Check::RlsDisabled, Severity::Critical, Some("b")),
             finding(Check::RlsDisabled, Severity::Critical, Some("a")),
-            Finding {
-                severity: "unknown".into(),
-                ..finding(Check::RlsDisabled, Severity::Critical, None)
-            },
+            finding(Check::DangerousGrant, Severity::Medium, None),
         ];
         sort(&mut rows);
         let order: Vec<(&str, Option<&str>)> = rows
             .iter()
-            .map(|f| (f.severity.as_str(), f.tenant_slug.as_deref()))
+            .map(|f| (f.severity.name(), f.tenant_slug.as_deref()))
             .collect();
         assert_eq!(
             order,
@@ -470,8 +495,8 @@ mod tests {
                 ("critical", Some("a")),
                 ("critical", Some("b")),
                 ("high", None),
+                ("medium", None),
                 ("info", Some("a")),
-                ("unknown", None),
             ]
         );
     }

@@ -3,7 +3,55 @@
 
 use super::*;
 
+/// What a row of the statistics, orphans and owners statement is: its `arm` column is the
+/// position of the `SELECT` that produced it.
+enum Arm<'a> {
+    /// `counts` holds the statistics, in the order of the keys.
+    Statistics(Vec<String>),
+    Orphans(&'a Table),
+    WithoutOwner(&'a Table),
+}
+
+impl Arm<'_> {
+    fn finding(&self, tenant_slug: Option<String>, detail: Value, counts: Vec<i64>) -> Finding {
+        match self {
+            Arm::Statistics(keys) => Finding::new(
+                Check::TenantStatistics,
+                tenant_slug,
+                "boards.tenants",
+                Value::Object(
+                    keys.iter()
+                        .cloned()
+                        .zip(counts.into_iter().map(Value::from))
+                        .collect(),
+                ),
+            ),
+            Arm::Orphans(table) => {
+                let mut detail = detail;
+                with_fix(
+                    &mut detail,
+                    &format!(
+                        "Assign the rows of {} to their tenant (UPDATE ... SET {} = <tenant id>) or delete them; NULL or unknown tenant ids are visible to no tenant and break tenant deletion",
+                        table.name, table.tenant_column
+                    ),
+                );
+                Finding::new(Check::OrphanedRecords, None, &table.name, detail)
+            }
+            Arm::WithoutOwner(users) => {
+                let mut detail = detail;
+                with_fix(
+                    &mut detail,
+                    "Make one member the owner: SELECT boards_tenant_add_member(<slug>, <subject>, 'owner')",
+                );
+                Finding::new(Check::TenantWithoutOwner, tenant_slug, &users.name, detail)
+            }
+        }
+    }
+}
+
 /// Statistics, orphans and owners: one `GROUP BY` pass over every table of the registry.
+/// Every `SELECT` returns `(tenant_slug, arm, detail, counts)`; `$1` is the tenant (NULL for
+/// all), `$2` the number of samples.
 pub(super) fn statistics_orphans_owners(
     tables: &[Table],
     tenant: Option<pgrx::Uuid>,
@@ -48,65 +96,48 @@ pub(super) fn statistics_orphans_owners(
             .and_modify(|e| *e = format!("{e} + {count}"))
             .or_insert(count);
     }
-    // jsonb_build_object takes at most 100 arguments: one call per key, concatenated.
-    let statistics = stats
-        .iter()
-        .map(|(k, v)| format!("pg_catalog.jsonb_build_object({}, {v})", lit(k)))
-        .collect::<Vec<_>>()
-        .join(" || ");
 
+    let mut arms = vec![Arm::Statistics(stats.keys().cloned().collect())];
     let mut selects = vec![format!(
-        "SELECT tn.slug, 'tenant_statistics'::text, 'info'::text, 'boards.tenants'::text,
-                {statistics}
-         FROM tn{joins}"
+        "SELECT tn.slug, 0 AS arm, NULL::jsonb AS detail,
+                ARRAY[{}]::bigint[] AS counts
+         FROM tn{joins}",
+        stats.values().cloned().collect::<Vec<_>>().join(", ")
     )];
     if tenant.is_none() {
         for (i, t) in scanned.iter().enumerate() {
-            let fix = format!(
-                "Assign the rows of {} to their tenant (UPDATE ... SET {} = <tenant id>) or delete them; NULL or unknown tenant ids are visible to no tenant and break tenant deletion",
-                t.name, t.tenant_column
-            );
             selects.push(format!(
-                "SELECT NULL::text, 'orphaned_records'::text, 'critical'::text, {name}::text,
-                        pg_catalog.jsonb_build_object(
+                "SELECT NULL::text, {arm}, pg_catalog.jsonb_build_object(
                             'rows', sum(s.n),
                             'rows_without_tenant', coalesce(sum(s.n) FILTER (WHERE s.tenant_id IS NULL), 0),
-                            'unknown_tenant_ids', pg_catalog.to_jsonb((pg_catalog.array_agg(s.tenant_id ORDER BY s.n DESC, s.tenant_id) FILTER (WHERE s.tenant_id IS NOT NULL))[1:{SAMPLES}]),
+                            'unknown_tenant_ids', pg_catalog.to_jsonb((pg_catalog.array_agg(s.tenant_id ORDER BY s.n DESC, s.tenant_id) FILTER (WHERE s.tenant_id IS NOT NULL))[1:$2]),
                             'sample_ids', pg_catalog.to_jsonb(ARRAY(
                                 SELECT {id} FROM {from} c
                                 WHERE {tc} IS NULL
                                    OR NOT EXISTS (SELECT FROM boards.tenants t WHERE t.id = {tc})
-                                ORDER BY 1 LIMIT {SAMPLES})),
-                            'fix', {fix})
+                                ORDER BY 1 LIMIT $2))),
+                        NULL
                  FROM s{i} s
                  WHERE NOT EXISTS (SELECT FROM boards.tenants t WHERE t.id = s.tenant_id)
                  HAVING count(*) > 0",
-                name = lit(&t.name),
+                arm = arms.len(),
                 id = t.id_expr("c"),
                 from = t.from(),
                 tc = t.tenant("c"),
-                fix = lit(&fix),
             ));
+            arms.push(Arm::Orphans(t));
         }
     }
     if let Some((cte, users)) = users_cte {
-        let fix = "Make one member the owner: SELECT boards_tenant_add_member(<slug>, <subject>, 'owner')";
         selects.push(format!(
-            "SELECT tn.slug, 'tenant_without_owner'::text, 'medium'::text, {name}::text,
-                    pg_catalog.jsonb_build_object('users', {cte}.n, 'owners', 0, 'fix', {fix})
+            "SELECT tn.slug, {arm},
+                    pg_catalog.jsonb_build_object('users', {cte}.n, 'owners', 0), NULL
              FROM tn JOIN {cte} ON {cte}.tenant_id = tn.id
              WHERE tn.status = 'active' AND tn.slug <> 'default' AND {cte}.owners = 0
-               AND {cte}.members > 0{awaited}",
-            name = lit(&users.name),
-            fix = lit(fix),
-            // An owner who was invited and has not signed in yet is not missing
-            // (owner_invitation_pending, `invitation_checks`); an expired invitation is.
-            awaited = if invitations_installed()? {
-                format!(" AND NOT EXISTS (SELECT FROM boards.invitations i WHERE i.tenant_id = tn.id AND {PENDING_OWNER_INVITATION})")
-            } else {
-                String::new()
-            },
+               AND {cte}.members > 0",
+            arm = arms.len(),
         ));
+        arms.push(Arm::WithoutOwner(users));
     }
     ctes.push(
         "tn AS (SELECT id, slug, status FROM boards.tenants WHERE $1::uuid IS NULL OR id = $1)"
@@ -117,20 +148,35 @@ pub(super) fn statistics_orphans_owners(
         ctes.join(",\n"),
         selects.join("\nUNION ALL\n")
     );
-    query(&sql, tenant)
+    let rows = db::rows(&sql, &[tenant.into(), samples()], |row| {
+        Ok((
+            row.get::<String>(1)?,
+            row.get::<i32>(2)?,
+            detail(row, 3)?,
+            row.get::<Vec<i64>>(4)?.unwrap_or_default(),
+        ))
+    })?;
+    rows.into_iter()
+        .map(|(slug, arm, detail, counts)| {
+            let arm = arm
+                .and_then(|a| usize::try_from(a).ok())
+                .and_then(|a| arms.get(a))
+                .ok_or(unknown_arm())?;
+            Ok(arm.finding(slug, detail, counts))
+        })
+        .collect()
 }
 
-/// An invitation that can still make its invitee an owner (alias `i`).
-pub(super) const PENDING_OWNER_INVITATION: &str = "i.role = 'owner' AND i.revoked_at IS NULL \
-     AND i.accepted_at IS NULL AND i.expires_at > pg_catalog.now()";
+/// A generated statement returned a row its generator did not make: never clean by mistake.
+fn unknown_arm() -> ExtError {
+    ExtError::Spi(pgrx::spi::Error::SpiError(
+        pgrx::spi::SpiErrorCodes::NoAttribute,
+    ))
+}
 
 /// Whether `boards.invitations` exists (a database still at 0.1.0 has none).
 pub(super) fn invitations_installed() -> ExtResult<bool> {
-    Ok(db::one::<bool>(
-        "SELECT pg_catalog.to_regclass('boards.invitations') IS NOT NULL",
-        &[],
-    )?
-    .unwrap_or(false))
+    Ok(db::one::<bool>(queries::INVITATIONS_INSTALLED, &[])?.unwrap_or(false))
 }
 
 /// Invitations: tenants whose owner is invited but has not accepted yet (`info`: nothing to
@@ -140,29 +186,32 @@ pub(super) fn invitation_checks(tenant: Option<pgrx::Uuid>) -> ExtResult<Vec<Fin
     if !invitations_installed()? {
         return Ok(Vec::new());
     }
-    let purge = lit("Delete unusable invitations: SELECT boards_tenant_purge_invitations()");
-    let sql = format!(
-        "SELECT t.slug, 'owner_invitation_pending'::text, 'info'::text, 'boards.invitations'::text,
-                pg_catalog.jsonb_build_object(
-                    'pending_owner_invitations', count(*),
-                    'first_expires_at', min(i.expires_at))
-         FROM boards.tenants t JOIN boards.invitations i ON i.tenant_id = t.id
-         WHERE ($1::uuid IS NULL OR t.id = $1) AND t.status = 'active' AND t.slug <> 'default'
-           AND {PENDING_OWNER_INVITATION}
-           AND NOT EXISTS (SELECT FROM boards.users u WHERE u.tenant_id = t.id AND u.role = 'owner')
-         GROUP BY t.slug
-         UNION ALL
-         SELECT t.slug, 'expired_invitations'::text, 'low'::text, 'boards.invitations'::text,
-                pg_catalog.jsonb_build_object(
-                    'expired', count(*),
-                    'sample_ids', pg_catalog.to_jsonb((pg_catalog.array_agg(i.id ORDER BY i.expires_at, i.id))[1:{SAMPLES}]),
-                    'fix', {purge})
-         FROM boards.tenants t JOIN boards.invitations i ON i.tenant_id = t.id
-         WHERE ($1::uuid IS NULL OR t.id = $1)
-           AND i.accepted_at IS NULL AND i.revoked_at IS NULL AND i.expires_at <= pg_catalog.now()
-         GROUP BY t.slug"
-    );
-    query(&sql, tenant)
+    let mut out = tenant_findings(
+        Check::OwnerInvitationPending,
+        "boards.invitations",
+        None,
+        queries::OWNER_INVITATIONS_PENDING,
+        &[tenant.into()],
+    )?;
+    out.extend(tenant_findings(
+        Check::ExpiredInvitations,
+        "boards.invitations",
+        Some("Delete unusable invitations: SELECT boards_tenant_purge_invitations()"),
+        queries::EXPIRED_INVITATIONS,
+        &[tenant.into(), samples()],
+    )?);
+    Ok(out)
+}
+
+/// An owner who was invited and has not signed in yet is not missing: a tenant with a pending
+/// owner invitation is not also reported without owner (an expired invitation does not count).
+fn drop_awaited_owners(findings: &mut Vec<Finding>) {
+    let awaited: BTreeSet<Option<String>> = findings
+        .iter()
+        .filter(|f| f.check == Check::OwnerInvitationPending)
+        .map(|f| f.tenant_slug.clone())
+        .collect();
+    findings.retain(|f| f.check != Check::TenantWithoutOwner || !awaited.contains(&f.tenant_slug));
 }
 
 /// Two user rows for one (tenant, subject): only possible without the unique key.
@@ -178,17 +227,7 @@ pub(super) fn duplicate_subjects(
     };
     // A valid, total unique index on (a subset of) the two columns makes duplicates impossible.
     let guaranteed = db::one::<bool>(
-        "SELECT EXISTS (
-             SELECT FROM pg_catalog.pg_index i
-             WHERE i.indrelid = $1 AND i.indisunique AND i.indisvalid
-               AND i.indpred IS NULL AND i.indexprs IS NULL
-               AND NOT EXISTS (
-                   SELECT FROM pg_catalog.unnest(i.indkey) WITH ORDINALITY k(attnum, ord)
-                   LEFT JOIN pg_catalog.pg_attribute a
-                     ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-                   WHERE k.ord <= i.indnkeyatts
-                     AND a.attname IS DISTINCT FROM $2
-                     AND a.attname IS DISTINCT FROM 'auth_subject'))",
+        queries::SUBJECTS_UNIQUE,
         &[users.oid.into(), users.tenant_column.as_str().into()],
     )?
     .unwrap_or(false);
@@ -206,26 +245,29 @@ pub(super) fn duplicate_subjects(
              WHERE {tc} IS NOT NULL AND ($1::uuid IS NULL OR {tc} = $1)
              GROUP BY 1, 2
              HAVING count(*) > 1)
-         SELECT t.slug, 'duplicate_subject'::text, 'high'::text, {name}::text,
+         SELECT t.slug,
                 pg_catalog.jsonb_build_object(
                     'subjects', count(*),
                     'rows', sum(d.n),
-                    'sample_subjects', pg_catalog.to_jsonb((pg_catalog.array_agg(d.auth_subject ORDER BY d.auth_subject))[1:{SAMPLES}]),
+                    'sample_subjects', pg_catalog.to_jsonb((pg_catalog.array_agg(d.auth_subject ORDER BY d.auth_subject))[1:$2]),
                     'sample_ids', pg_catalog.to_jsonb(ARRAY(
                         SELECT {id} FROM {from} u
                         WHERE {tc} = t.id
-                          AND u.auth_subject = ANY ((pg_catalog.array_agg(d.auth_subject ORDER BY d.auth_subject))[1:{SAMPLES}])
-                        ORDER BY 1 LIMIT {SAMPLES})),
-                    'fix', {fix})
+                          AND u.auth_subject = ANY ((pg_catalog.array_agg(d.auth_subject ORDER BY d.auth_subject))[1:$2])
+                        ORDER BY 1 LIMIT $2)))
          FROM d JOIN boards.tenants t ON t.id = d.tenant_id
          GROUP BY t.id, t.slug",
         tc = users.tenant("u"),
         from = users.from(),
         id = users.id_expr("u"),
-        name = lit(&users.name),
-        fix = lit(&fix),
     );
-    query(&sql, tenant)
+    tenant_findings(
+        Check::DuplicateSubject,
+        &users.name,
+        Some(&fix),
+        &sql,
+        &[tenant.into(), samples()],
+    )
 }
 
 /// One foreign key of a child table, ready for SQL generation.
@@ -233,8 +275,56 @@ pub(super) struct CheckedKey<'a> {
     pub(super) fk: &'a ForeignKey,
     pub(super) parent: &'a Table,
     pub(super) pairs: Vec<(String, String)>,
-    /// `cross_tenant_user_access` for keys to boards.users, else `cross_tenant_references`.
-    pub(super) check_name: &'static str,
+    /// `CrossTenantUserAccess` for keys to boards.users, else `CrossTenantReferences`.
+    pub(super) check: Check,
+}
+
+impl CheckedKey<'_> {
+    /// The key's columns as the details name them.
+    fn columns(&self) -> String {
+        self.pairs
+            .iter()
+            .map(|(c, _)| c.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// A finding of rows of `child` whose key references another tenant's parent row or,
+    /// `dangling`, no row at all.
+    fn finding(
+        &self,
+        child: &Table,
+        tenant_slug: Option<String>,
+        dangling: bool,
+        detail: Value,
+    ) -> Finding {
+        let columns = self.columns();
+        let (check, fix) = if dangling {
+            (
+                Check::DanglingReferences,
+                format!(
+                    "Restore the missing {} rows or delete (or NULL out) the listed references in {} ({columns}), then validate foreign key {}",
+                    self.parent.name, child.name, self.fk.name
+                ),
+            )
+        } else {
+            (
+                self.check,
+                format!(
+                    "Re-point the listed rows of {} at {} rows of their own tenant (or delete them): their {columns} reference another tenant's row. Keep {} in foreign key {} and never load data with session_replication_role = replica",
+                    child.name, self.parent.name, child.tenant_column, self.fk.name
+                ),
+            )
+        };
+        let mut detail = detail;
+        if let Value::Object(map) = &mut detail {
+            map.insert("constraint".into(), json!(self.fk.name));
+            map.insert("references".into(), json!(self.parent.name));
+            map.insert("columns".into(), json!(columns));
+        }
+        with_fix(&mut detail, &fix);
+        Finding::new(check, tenant_slug, &child.name, detail)
+    }
 }
 
 /// Cross-tenant, dangling and join-table checks of one child table.
@@ -299,7 +389,6 @@ pub(super) fn reference_checks(
     let mut res_cols = Vec::new();
     let mut res_joins = Vec::new();
     let mut fk_rows = Vec::new();
-    let mut meta = Vec::new();
     for (i, key) in keys.iter().enumerate() {
         let n = i + 1;
         cand_cols.push(format!("({}) AS nn_{n}", not_null(key)));
@@ -382,29 +471,6 @@ pub(super) fn reference_checks(
             "SELECT {n} AS fk, tenant_id, pt_{n} AS parent_tenant, row_id, ref_{n} AS ref
              FROM res WHERE miss_{n}"
         ));
-        let columns = key
-            .pairs
-            .iter()
-            .map(|(c, _)| c.as_str())
-            .collect::<Vec<_>>()
-            .join(", ");
-        let cross_fix = format!(
-            "Re-point the listed rows of {} at {} rows of their own tenant (or delete them): their {columns} reference another tenant's row. Keep {} in foreign key {} and never load data with session_replication_role = replica",
-            child.name, key.parent.name, child.tenant_column, key.fk.name
-        );
-        let dangling_fix = format!(
-            "Restore the missing {} rows or delete (or NULL out) the listed references in {} ({columns}), then validate foreign key {}",
-            key.parent.name, child.name, key.fk.name
-        );
-        meta.push(format!(
-            "({n}, {check}::text, {con}::text, {parent}::text, {columns}::text, {cross_fix}::text, {dangling_fix}::text)",
-            check = lit(key.check_name),
-            con = lit(&key.fk.name),
-            parent = lit(&key.parent.name),
-            columns = lit(&columns),
-            cross_fix = lit(&cross_fix),
-            dangling_fix = lit(&dangling_fix),
-        ));
     }
 
     // The candidates, fetched by address (a TID scan per row, or one hash join).
@@ -436,60 +502,54 @@ pub(super) fn reference_checks(
         joins = res_joins.join("\n"),
     ));
     ctes.push(format!("fk_rows AS ({})", fk_rows.join("\nUNION ALL\n")));
-    ctes.push(format!(
+    ctes.push(
         "fk_groups AS (
             SELECT fk, tenant_id, parent_tenant IS NULL AS dangling, count(*) AS n,
-                   pg_catalog.array_agg(row_id ORDER BY row_id) FILTER (WHERE rn <= {SAMPLES}) AS ids,
-                   pg_catalog.array_agg(ref ORDER BY row_id) FILTER (WHERE rn <= {SAMPLES}) AS refs,
-                   (pg_catalog.array_agg(DISTINCT parent_tenant) FILTER (WHERE parent_tenant IS NOT NULL))[1:{SAMPLES}] AS pts
+                   pg_catalog.array_agg(row_id ORDER BY row_id) FILTER (WHERE rn <= $2) AS ids,
+                   pg_catalog.array_agg(ref ORDER BY row_id) FILTER (WHERE rn <= $2) AS refs,
+                   (pg_catalog.array_agg(DISTINCT parent_tenant) FILTER (WHERE parent_tenant IS NOT NULL))[1:$2] AS pts
             FROM (SELECT f.*, pg_catalog.row_number() OVER (
                              PARTITION BY fk, tenant_id, parent_tenant IS NULL ORDER BY row_id) AS rn
                   FROM fk_rows f) s
             GROUP BY fk, tenant_id, parent_tenant IS NULL)"
-    ));
-    ctes.push(format!(
-        "meta (fk, check_name, constraint_name, parent_name, columns, cross_fix, dangling_fix) AS (
-            VALUES {})",
-        meta.join(",\n")
-    ));
-    let child_name = lit(&child.name);
-    let mut selects = vec![format!(
-        "SELECT t.slug,
-                CASE WHEN g.dangling THEN 'dangling_references' ELSE m.check_name END,
-                CASE WHEN g.dangling THEN 'high' ELSE 'critical' END,
-                {child_name}::text,
+            .to_owned(),
+    );
+    // Rows are `(tenant_slug, key number or NULL for a join-table row, dangling, detail)`.
+    let mut selects = vec!["SELECT t.slug, g.fk, g.dangling,
                 pg_catalog.jsonb_build_object(
-                    'constraint', m.constraint_name,
-                    'references', m.parent_name,
-                    'columns', m.columns,
                     'rows', g.n,
                     'sample_ids', pg_catalog.to_jsonb(g.ids),
                     'sample_references', pg_catalog.to_jsonb(g.refs),
                     'parent_tenants', pg_catalog.to_jsonb(ARRAY(
                         SELECT coalesce(pt.slug, u::text)
-                        FROM pg_catalog.unnest(coalesce(g.pts, '{{}}')) u
+                        FROM pg_catalog.unnest(coalesce(g.pts, '{}')) u
                         LEFT JOIN boards.tenants pt ON pt.id = u
-                        ORDER BY 1)),
-                    'fix', CASE WHEN g.dangling THEN m.dangling_fix ELSE m.cross_fix END)
+                        ORDER BY 1)))
          FROM fk_groups g
-         JOIN meta m ON m.fk = g.fk
          JOIN boards.tenants t ON t.id = g.tenant_id"
-    )];
+        .to_owned()];
 
-    // A join table: rows whose parents are in different tenants from each other.
-    if keys.len() >= 2 {
+    // A join table: rows whose parents are in different tenants from each other. `$3` holds
+    // the keys' constraint names, in key order.
+    let join_table_fix = (keys.len() >= 2).then(|| {
+        format!(
+            "Delete the listed rows of {} or re-point them so that all their parents ({}) belong to the row's tenant",
+            child.name,
+            keys.iter()
+                .map(|k| k.parent.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    });
+    if join_table_fix.is_some() {
         let pts = (1..=keys.len())
             .map(|n| format!("pt_{n}"))
             .collect::<Vec<_>>()
             .join(", ");
-        let parents = keys
-            .iter()
-            .enumerate()
-            .map(|(i, k)| {
+        let parents = (1..=keys.len())
+            .map(|n| {
                 format!(
-                    "{}, coalesce((SELECT x.slug FROM boards.tenants x WHERE x.id = s.pt_{n}), s.pt_{n}::text)",
-                    lit(&k.fk.name),
-                    n = i + 1
+                    "$3[{n}], coalesce((SELECT x.slug FROM boards.tenants x WHERE x.id = s.pt_{n}), s.pt_{n}::text)"
                 )
             })
             .collect::<Vec<_>>()
@@ -500,33 +560,23 @@ pub(super) fn reference_checks(
                 FROM res
                 WHERE (SELECT count(DISTINCT x) FROM pg_catalog.unnest(ARRAY[{pts}]) x) > 1)"
         ));
-        let fix = format!(
-            "Delete the listed rows of {} or re-point them so that all their parents ({}) belong to the row's tenant",
-            child.name,
-            keys.iter()
-                .map(|k| k.parent.name.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
-        );
         selects.push(format!(
-            "SELECT t.slug, 'board_membership_violations'::text, 'critical'::text, {child_name}::text,
+            "SELECT t.slug, NULL::int, NULL::boolean,
                     pg_catalog.jsonb_build_object(
                         'rows', g.n,
                         'sample_ids', pg_catalog.to_jsonb(g.ids),
-                        'samples', g.samples,
-                        'fix', {fix})
+                        'samples', g.samples)
              FROM (SELECT s.tenant_id, count(*) AS n,
-                          pg_catalog.array_agg(s.row_id ORDER BY s.row_id) FILTER (WHERE s.rn <= {SAMPLES}) AS ids,
+                          pg_catalog.array_agg(s.row_id ORDER BY s.row_id) FILTER (WHERE s.rn <= $2) AS ids,
                           pg_catalog.jsonb_agg(pg_catalog.jsonb_build_object(
                               'id', s.row_id,
                               'parent_tenants', pg_catalog.jsonb_build_object({parents}))
-                              ORDER BY s.row_id) FILTER (WHERE s.rn <= {SAMPLES}) AS samples
+                              ORDER BY s.row_id) FILTER (WHERE s.rn <= $2) AS samples
                    FROM (SELECT mv.*, pg_catalog.row_number() OVER (
                                     PARTITION BY tenant_id ORDER BY row_id) AS rn
                          FROM mv) s
                    GROUP BY s.tenant_id) g
-             JOIN boards.tenants t ON t.id = g.tenant_id",
-            fix = lit(&fix),
+             JOIN boards.tenants t ON t.id = g.tenant_id"
         ));
     }
     let sql = format!(
@@ -534,15 +584,44 @@ pub(super) fn reference_checks(
         ctes.join(",\n"),
         selects.join("\nUNION ALL\n")
     );
-    query(&sql, tenant)
+    let constraint_names: Vec<String> = keys.iter().map(|k| k.fk.name.clone()).collect();
+    let rows = db::rows(
+        &sql,
+        &[tenant.into(), samples(), constraint_names.into()],
+        |row| {
+            Ok((
+                row.get::<String>(1)?,
+                row.get::<i32>(2)?,
+                row.get::<bool>(3)?.unwrap_or(false),
+                detail(row, 4)?,
+            ))
+        },
+    )?;
+    rows.into_iter()
+        .map(|(slug, key, dangling, detail)| match key {
+            Some(n) => {
+                let key = usize::try_from(n)
+                    .ok()
+                    .and_then(|n| keys.get(n.wrapping_sub(1)))
+                    .ok_or(unknown_arm())?;
+                Ok(key.finding(child, slug, dangling, detail))
+            }
+            None => {
+                let mut detail = detail;
+                with_fix(&mut detail, join_table_fix.as_deref().unwrap_or_default());
+                Ok(Finding::new(
+                    Check::BoardMembershipViolations,
+                    slug,
+                    &child.name,
+                    detail,
+                ))
+            }
+        })
+        .collect()
 }
 
 pub(super) fn set_local(name: &str, value: &str) -> ExtResult<()> {
-    db::rows(
-        "SELECT pg_catalog.set_config($1, $2, true)",
-        &[name.into(), value.into()],
-        |_| Ok(()),
-    )?;
+    db::rows(queries::SET_LOCAL, &[name.into(), value.into()], |_| Ok(()))?;
     Ok(())
 }
 
@@ -554,6 +633,7 @@ pub(super) fn data_checks(
     let mut out = statistics_orphans_owners(tables, tenant)?;
     out.extend(duplicate_subjects(tables, tenant)?);
     out.extend(invitation_checks(tenant)?);
+    drop_awaited_owners(&mut out);
     let by_oid: BTreeMap<u32, &Table> = tables.iter().map(|t| (t.oid.to_u32(), t)).collect();
     let users = tables.iter().find(|t| t.is_users()).map(|t| t.oid);
     for child in tables.iter().filter(|t| t.tenant_column_exists) {
@@ -573,10 +653,10 @@ pub(super) fn data_checks(
                     fk,
                     parent,
                     pairs: shape.pairs,
-                    check_name: if Some(parent.oid) == users {
-                        "cross_tenant_user_access"
+                    check: if Some(parent.oid) == users {
+                        Check::CrossTenantUserAccess
                     } else {
-                        "cross_tenant_references"
+                        Check::CrossTenantReferences
                     },
                 })
             })

@@ -5,9 +5,13 @@
 //! `critical`, `high`, `medium`, `low` and `info`; `info` rows are the per-tenant statistics,
 //! everything else is a violation. `detail` holds counts, at most ten sample ids and a `fix`.
 //!
+//! The fixed queries are files in `sql/` (`queries.rs`), with what varies bound as parameters;
+//! queries return facts (object, detail, whether a row is milder) and Rust attaches the
+//! `Check`, and with it the severity, which becomes text only in the output row.
+//!
 //! Data checks run over every table of the registry (`boards.protected_tables`): nothing is
 //! hard-coded but the names of the statistics. They are set-based SQL, generated here from the
-//! catalog: one `GROUP BY` pass per table for orphans, owners and statistics, and one anti-join
+//! catalog (table and column names quoted as identifiers, values bound): one `GROUP BY` pass per table for orphans, owners and statistics, and one anti-join
 //! per foreign key between registry tables, on the full key (tenant column included). Only
 //! when an anti-join finds rows does a second statement classify them (cross-tenant, dangling,
 //! join-table), resolving just those rows by key alone. Nothing runs per tenant or per row in
@@ -21,6 +25,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use pgrx::datum::DatumWithOid;
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 use pgrx::spi::{self, SpiHeapTupleData};
@@ -30,6 +35,7 @@ use serde_json::{json, Value};
 use boards_tenant_core::audit::{document, sort};
 mod configuration;
 mod data;
+mod queries;
 mod registry;
 
 use configuration::*;
@@ -50,23 +56,73 @@ const SAMPLES: usize = 10;
 /// Memory for the audit's hash joins and aggregates (raised, never lowered).
 const WORK_MEM: &str = "256MB";
 
-/// Every query of the audit returns `(tenant_slug, check_name, severity, object_name, detail)`.
-fn finding(row: &SpiHeapTupleData) -> pgrx::spi::Result<Finding> {
-    Ok(Finding {
-        tenant_slug: row.get::<String>(1)?,
-        check_name: row.get::<String>(2)?.unwrap_or_default(),
-        severity: row.get::<String>(3)?.unwrap_or_default(),
-        object_name: row.get::<String>(4)?.unwrap_or_default(),
-        detail: row.get::<JsonB>(5)?.map_or(Value::Null, |j| j.0),
+/// At most this many sample ids, as the queries' bind parameter.
+fn samples() -> DatumWithOid<'static> {
+    // SAMPLES is a small constant: the conversion cannot fail.
+    i32::try_from(SAMPLES).unwrap_or(i32::MAX).into()
+}
+
+fn detail(row: &SpiHeapTupleData, column: usize) -> pgrx::spi::Result<Value> {
+    Ok(row.get::<JsonB>(column)?.map_or(Value::Null, |j| j.0))
+}
+
+/// The findings of `check` from a query of the whole database returning
+/// `(object_name, detail)`.
+fn database_findings(check: Check, sql: &str, args: &[DatumWithOid]) -> ExtResult<Vec<Finding>> {
+    db::rows(sql, args, |row| {
+        Ok(Finding::config(
+            check,
+            &row.get::<String>(1)?.unwrap_or_default(),
+            detail(row, 2)?,
+        ))
     })
 }
 
-fn query(sql: &str, tenant: Option<pgrx::Uuid>) -> ExtResult<Vec<Finding>> {
-    db::rows(sql, &[tenant.into()], finding)
+/// Like `database_findings`, for a check with milder rows: `(object_name, detail, milder)`.
+fn graded_database_findings(
+    check: Check,
+    sql: &str,
+    args: &[DatumWithOid],
+) -> ExtResult<Vec<Finding>> {
+    db::rows(sql, args, |row| {
+        let milder = row.get::<bool>(3)?.unwrap_or(false);
+        Ok(Finding::config(
+            check,
+            &row.get::<String>(1)?.unwrap_or_default(),
+            detail(row, 2)?,
+        )
+        .milder_if(milder))
+    })
 }
 
-fn lit(text: &str) -> String {
-    spi::quote_literal(text)
+/// The findings of `check` on `object_name` from a per-tenant query returning
+/// `(tenant_slug, detail)`; `fix` is added to each detail.
+fn tenant_findings(
+    check: Check,
+    object_name: &str,
+    fix: Option<&str>,
+    sql: &str,
+    args: &[DatumWithOid],
+) -> ExtResult<Vec<Finding>> {
+    db::rows(sql, args, |row| {
+        let mut detail = detail(row, 2)?;
+        if let Some(fix) = fix {
+            with_fix(&mut detail, fix);
+        }
+        Ok(Finding::new(
+            check,
+            row.get::<String>(1)?,
+            object_name,
+            detail,
+        ))
+    })
+}
+
+/// Adds the `fix` to a detail object (jsonb orders keys itself, so where does not matter).
+fn with_fix(detail: &mut Value, fix: &str) {
+    if let Value::Object(map) = detail {
+        map.insert("fix".into(), Value::String(fix.to_owned()));
+    }
 }
 
 fn ident(name: &str) -> String {
@@ -78,11 +134,7 @@ fn ident(name: &str) -> String {
 
 /// Refuses to audit with a view that row level security filters: it would look clean.
 fn ensure_sees_every_tenant() -> ExtResult<()> {
-    let unfiltered = db::one::<bool>(
-        "SELECT rolsuper OR rolbypassrls FROM pg_catalog.pg_roles WHERE rolname = current_user",
-        &[],
-    )?
-    .unwrap_or(false);
+    let unfiltered = db::one::<bool>(queries::SEES_EVERY_TENANT, &[])?.unwrap_or(false);
     if unfiltered {
         Ok(())
     } else {
@@ -104,17 +156,11 @@ impl PlannerSettings {
     fn tune() -> ExtResult<PlannerSettings> {
         let mut saved = Vec::new();
         for name in ["work_mem", "enable_nestloop", "jit"] {
-            let value = db::one::<String>("SELECT pg_catalog.current_setting($1)", &[name.into()])?
-                .unwrap_or_default();
+            let value =
+                db::one::<String>(queries::CURRENT_SETTING, &[name.into()])?.unwrap_or_default();
             saved.push((name, value));
         }
-        db::rows(
-            "SELECT pg_catalog.set_config('work_mem', $1, true)
-             WHERE pg_catalog.pg_size_bytes(pg_catalog.current_setting('work_mem'))
-                   < pg_catalog.pg_size_bytes($1)",
-            &[WORK_MEM.into()],
-            |_| Ok(()),
-        )?;
+        db::rows(queries::RAISE_WORK_MEM, &[WORK_MEM.into()], |_| Ok(()))?;
         // Compiling the audit's one-off queries takes longer than running them.
         set_local("jit", "off")?;
         Ok(PlannerSettings { saved })
@@ -123,8 +169,7 @@ impl PlannerSettings {
     fn restore(self) -> ExtResult<()> {
         for (name, value) in &self.saved {
             db::rows(
-                "SELECT pg_catalog.set_config($1, $2, true)
-                 WHERE pg_catalog.current_setting($1) IS DISTINCT FROM $2",
+                queries::RESTORE_SETTING,
                 &[(*name).into(), value.as_str().into()],
                 |_| Ok(()),
             )?;
@@ -134,11 +179,8 @@ impl PlannerSettings {
 }
 
 fn tenant_id(slug: &str) -> ExtResult<pgrx::Uuid> {
-    db::one::<pgrx::Uuid>(
-        "SELECT id FROM boards.tenants WHERE slug = $1",
-        &[slug.into()],
-    )?
-    .ok_or_else(|| ExtError::TenantNotFound(slug.to_owned()))
+    db::one::<pgrx::Uuid>(queries::TENANT_ID, &[slug.into()])?
+        .ok_or_else(|| ExtError::TenantNotFound(slug.to_owned()))
 }
 
 fn checks(tenant: Option<pgrx::Uuid>) -> ExtResult<Vec<Finding>> {
@@ -171,12 +213,7 @@ pub fn run(tenant_slug: Option<&str>) -> ExtResult<Vec<Finding>> {
 }
 
 fn timestamp() -> ExtResult<String> {
-    Ok(db::one::<String>(
-        "SELECT pg_catalog.to_char(pg_catalog.clock_timestamp() AT TIME ZONE 'UTC',
-                                   'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"')",
-        &[],
-    )?
-    .unwrap_or_default())
+    Ok(db::one::<String>(queries::TIMESTAMP, &[])?.unwrap_or_default())
 }
 
 /// The isolation audit, one row per finding; `tenant_slug` limits it to that tenant's rows.
@@ -202,8 +239,8 @@ fn boards_tenant_audit(
         .map(|f| {
             (
                 f.tenant_slug,
-                f.check_name,
-                f.severity,
+                f.check.name().to_owned(),
+                f.severity.name().to_owned(),
                 f.object_name,
                 JsonB(f.detail),
             )

@@ -79,48 +79,27 @@ pub(super) const STATISTICS_KEYS: [&str; 4] =
     ["users", "boards", "generations", "board_memberships"];
 
 pub(super) fn registry_tables() -> ExtResult<Vec<Table>> {
-    db::rows(
-        "SELECT c.oid, c.oid::regclass::text,
-                pg_catalog.quote_ident(n.nspname) || '.' || pg_catalog.quote_ident(c.relname),
-                c.relkind::text, n.nspname::text, c.relname::text, r.builtin,
-                r.tenant_column::text,
-                ARRAY(SELECT a.attname::text
-                      FROM pg_catalog.pg_index i
-                      CROSS JOIN LATERAL pg_catalog.unnest(i.indkey) WITH ORDINALITY k(attnum, ord)
-                      JOIN pg_catalog.pg_attribute a
-                        ON a.attrelid = i.indrelid AND a.attnum = k.attnum
-                      WHERE i.indrelid = c.oid AND i.indisprimary
-                        AND a.attname <> r.tenant_column
-                      ORDER BY k.ord),
-                ARRAY(SELECT a.attname::text FROM pg_catalog.pg_attribute a
-                      WHERE a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped)
-         FROM boards.protected_tables r
-         JOIN pg_catalog.pg_class c ON c.oid = r.tbl
-         JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
-         ORDER BY 2",
-        &[],
-        |row| {
-            let tenant_column: String = row.get(8)?.unwrap_or_default();
-            let columns: BTreeSet<String> = row
-                .get::<Vec<String>>(10)?
-                .unwrap_or_default()
-                .into_iter()
-                .collect();
-            Ok(Table {
-                oid: row.get::<pg_sys::Oid>(1)?.unwrap_or(pg_sys::Oid::INVALID),
-                name: row.get(2)?.unwrap_or_default(),
-                qualified: row.get(3)?.unwrap_or_default(),
-                relkind: row.get(4)?.unwrap_or_default(),
-                schema: row.get(5)?.unwrap_or_default(),
-                relname: row.get(6)?.unwrap_or_default(),
-                builtin: row.get(7)?.unwrap_or(false),
-                tenant_column_exists: columns.contains(&tenant_column),
-                tenant_column,
-                id_columns: row.get::<Vec<String>>(9)?.unwrap_or_default(),
-                columns,
-            })
-        },
-    )
+    db::rows(queries::REGISTRY_TABLES, &[], |row| {
+        let tenant_column: String = row.get(8)?.unwrap_or_default();
+        let columns: BTreeSet<String> = row
+            .get::<Vec<String>>(10)?
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        Ok(Table {
+            oid: row.get::<pg_sys::Oid>(1)?.unwrap_or(pg_sys::Oid::INVALID),
+            name: row.get(2)?.unwrap_or_default(),
+            qualified: row.get(3)?.unwrap_or_default(),
+            relkind: row.get(4)?.unwrap_or_default(),
+            schema: row.get(5)?.unwrap_or_default(),
+            relname: row.get(6)?.unwrap_or_default(),
+            builtin: row.get(7)?.unwrap_or(false),
+            tenant_column_exists: columns.contains(&tenant_column),
+            tenant_column,
+            id_columns: row.get::<Vec<String>>(9)?.unwrap_or_default(),
+            columns,
+        })
+    })
 }
 
 /// A foreign key between two registry tables.
@@ -160,35 +139,15 @@ impl ForeignKey {
 }
 
 pub(super) fn foreign_keys() -> ExtResult<Vec<ForeignKey>> {
-    // Partition clones of a key (conparentid <> 0) are checked through the partitioned table.
-    db::rows(
-        "SELECT con.conname::text, con.conrelid, con.confrelid,
-                ARRAY(SELECT a.attname::text
-                      FROM pg_catalog.unnest(con.conkey) WITH ORDINALITY k(attnum, ord)
-                      JOIN pg_catalog.pg_attribute a
-                        ON a.attrelid = con.conrelid AND a.attnum = k.attnum
-                      ORDER BY k.ord),
-                ARRAY(SELECT a.attname::text
-                      FROM pg_catalog.unnest(con.confkey) WITH ORDINALITY k(attnum, ord)
-                      JOIN pg_catalog.pg_attribute a
-                        ON a.attrelid = con.confrelid AND a.attnum = k.attnum
-                      ORDER BY k.ord)
-         FROM pg_catalog.pg_constraint con
-         WHERE con.contype = 'f' AND con.conparentid = 0
-           AND con.conrelid IN (SELECT tbl FROM boards.protected_tables)
-           AND con.confrelid IN (SELECT tbl FROM boards.protected_tables)
-         ORDER BY con.conrelid::regclass::text, con.conname",
-        &[],
-        |row| {
-            Ok(ForeignKey {
-                name: row.get(1)?.unwrap_or_default(),
-                child: row.get::<pg_sys::Oid>(2)?.unwrap_or(pg_sys::Oid::INVALID),
-                parent: row.get::<pg_sys::Oid>(3)?.unwrap_or(pg_sys::Oid::INVALID),
-                child_columns: row.get::<Vec<String>>(4)?.unwrap_or_default(),
-                parent_columns: row.get::<Vec<String>>(5)?.unwrap_or_default(),
-            })
-        },
-    )
+    db::rows(queries::FOREIGN_KEYS, &[], |row| {
+        Ok(ForeignKey {
+            name: row.get(1)?.unwrap_or_default(),
+            child: row.get::<pg_sys::Oid>(2)?.unwrap_or(pg_sys::Oid::INVALID),
+            parent: row.get::<pg_sys::Oid>(3)?.unwrap_or(pg_sys::Oid::INVALID),
+            child_columns: row.get::<Vec<String>>(4)?.unwrap_or_default(),
+            parent_columns: row.get::<Vec<String>>(5)?.unwrap_or_default(),
+        })
+    })
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -3,6 +3,7 @@
 use postgres::error::DbError;
 
 pub mod deployment;
+pub mod fixture;
 pub mod settings;
 pub mod snapshot;
 pub mod sqlstate;

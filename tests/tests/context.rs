@@ -1002,17 +1002,25 @@ fn the_app_role_cannot_use_the_trusted_setter_or_switch_role() {
 #[test]
 fn a_function_of_the_same_name_earlier_in_search_path_changes_nothing() {
     let db = setup();
+    let globex = query_text(
+        &mut db.superuser(),
+        "SELECT id::text FROM boards.tenants WHERE slug = 'globex'",
+        &[],
+    )
+    .unwrap_or_else(|| panic!("setup: no globex"));
     db.superuser()
         .batch_execute("CREATE SCHEMA evil AUTHORIZATION boards_app")
         .unwrap_or_else(|e| panic!("{}", error_text(&e)));
     let mut app = db.app();
-    app.batch_execute(
+    // The shadow names another tenant: resolved anywhere that matters, it would move the
+    // session into globex.
+    app.batch_execute(&format!(
         "CREATE FUNCTION evil.boards_current_tenant() RETURNS uuid LANGUAGE sql
-             AS $$ SELECT id FROM boards.tenants WHERE slug = 'globex' $$;
+             AS $$ SELECT '{globex}'::uuid $$;
          CREATE FUNCTION evil.set_config(text, text, boolean) RETURNS text LANGUAGE sql
              AS $$ SELECT 'hijacked' $$;
-         SET search_path = evil, public, pg_catalog;",
-    )
+         SET search_path = evil, public, pg_catalog;"
+    ))
     .unwrap_or_else(|e| panic!("{}", error_text(&e)));
     slug_and_source(
         &mut app,
@@ -1024,16 +1032,17 @@ fn a_function_of_the_same_name_earlier_in_search_path_changes_nothing() {
         query_text(&mut app, "SELECT public.boards_current_tenant_slug()", &[]).as_deref(),
         Some("acme-corp")
     );
-    // The shadow is in effect for the session's own unqualified calls (the app role cannot
-    // read globex's row, so it answers NULL where the real function answers acme-corp's id)...
+    // The shadow is in effect for the session's own unqualified calls (globex's id where the
+    // real function answers acme-corp's)...
     assert_eq!(
         query_text(
             &mut app,
-            "SELECT (boards_current_tenant() IS NULL AND public.boards_current_tenant() IS NOT NULL)::text",
+            "SELECT boards_current_tenant()::text || ' ' || (SELECT slug FROM boards.tenants
+                    WHERE id = public.boards_current_tenant())",
             &[],
         )
         .as_deref(),
-        Some("true"),
+        Some(format!("{globex} acme-corp").as_str()),
         "the shadowing function is not the one an unqualified call reaches"
     );
     // ...but not for the tenant policy or the column default, which name the real function:

@@ -8,15 +8,13 @@
 
 use std::sync::{Arc, Mutex};
 
-use boards_tenant_harness::jwt::{self, mint, test_kid};
 use boards_tenant_harness::postgres::{Client, Config, NoTls};
 use boards_tenant_harness::{Cluster, TestDb, APP_ROLE};
-use boards_tenant_tests::snapshot::TableState;
+use boards_tenant_tests::fixture::{token_for, Layout, TwoTenants, TENANT_TABLES};
 use boards_tenant_tests::{
     assert_sqlstate, assert_sqlstate_in, column, count, db_error, error_text, exec, exec_params,
     query_text, text, FORCE_PARALLEL,
 };
-use serde_json::json;
 
 // SQLSTATE insufficient_privilege: RLS WITH CHECK, missing grants, the DDL guard.
 use boards_tenant_tests::sqlstate::INSUFFICIENT_PRIVILEGE as PERMISSION_DENIED;
@@ -34,176 +32,18 @@ use boards_tenant_tests::sqlstate::INVALID_CURSOR_NAME;
 /// The `default` tenant's fixed id (sql/schema.sql).
 const DEFAULT_TENANT_ID: &str = "00000000-0000-0000-0000-000000000000";
 
-/// Every table that holds tenant rows in the fixture: the Boards tables and the app's `notes`.
-const TENANT_TABLES: &[&str] = &[
-    "boards.users",
-    "boards.boards",
-    "boards.board_members",
-    "boards.generations",
-    "public.notes",
-];
+/// Two tenants, A with 2 boards and B with 3 (counts that differ tell a wrong answer apart),
+/// without the attacker's objects of the attack suite.
+type Fixture = TwoTenants<'static>;
 
-/// One tenant of the fixture, with the data written for it through the app role.
-struct Tenant {
-    slug: &'static str,
-    id: String,
-    /// Token of the tenant's owner (`<slug>-owner`), whose user created the boards.
-    token: String,
-    owner_id: String,
-    member_id: String,
-    boards: Vec<String>,
-    notes: Vec<String>,
-    /// The tenant's rows right after the set-up (or the last [`Fixture::remember`]).
-    before: Vec<TableState>,
-}
-
-impl Tenant {
-    /// How many rows of `table` the tenant had after the set-up.
-    fn rows(&self, table: &str) -> i64 {
-        self.before
-            .iter()
-            .find(|s| s.table == table)
-            .map(|s| s.rows)
-            .unwrap_or_else(|| panic!("{table} is not a fixture table"))
-    }
-}
-
-/// A fresh database in multi-tenant mode with the test keys, two tenants A (`tenant-a`, 2
-/// boards) and B (`tenant-b`, 3 boards), each with two users (JIT memberships from tokens),
-/// boards, board members, generations and notes, all written by `boards_app` under the
-/// tenant's own context; and `public.notes`, created by the superuser (auto-protected), with
-/// `GRANT ALL` to `boards_app` as an application would write it.
-struct Fixture {
-    db: TestDb<'static>,
-    a: Tenant,
-    b: Tenant,
-}
-
-impl Fixture {
-    fn new() -> Fixture {
-        let db = Cluster::shared().create_database();
-        db.set("boards.multi_tenant_mode", "on");
-        let mut admin = db.admin();
-        jwt::install_test_keys(&mut admin);
-        exec(
-            &mut db.superuser(),
-            "CREATE TABLE public.notes (
-                 tenant_id uuid,
-                 id uuid DEFAULT gen_random_uuid(),
-                 body text,
-                 PRIMARY KEY (tenant_id, id)
-             );
-             GRANT ALL ON public.notes TO boards_app;",
-        );
-        let a = create_tenant(&db, &mut admin, "tenant-a", "Tenant A", 2);
-        let b = create_tenant(&db, &mut admin, "tenant-b", "Tenant B", 3);
-        let mut fixture = Fixture { db, a, b };
-        fixture.remember();
-        fixture
-    }
-
-    /// Takes the snapshots later compared with [`Fixture::assert_b_untouched`].
-    fn remember(&mut self) {
-        self.a.before = snapshot(&self.db, &self.a.id);
-        self.b.before = snapshot(&self.db, &self.b.id);
-    }
-
-    /// A `boards_app` connection acting for `tenant` (session-scoped context).
-    fn app_as(&self, tenant: &Tenant) -> Client {
-        let mut app = self.db.app();
-        set_context(&mut app, &tenant.token);
-        app
-    }
-
-    #[track_caller]
-    fn assert_b_untouched(&self) {
-        assert_eq!(
-            snapshot(&self.db, &self.b.id),
-            self.b.before,
-            "tenant B's rows changed"
-        );
-    }
-
-    #[track_caller]
-    fn assert_a_untouched(&self) {
-        assert_eq!(
-            snapshot(&self.db, &self.a.id),
-            self.a.before,
-            "tenant A's rows changed"
-        );
-    }
-}
-
-fn token_for(subject: &str, tenant: &str) -> String {
-    mint(
-        "HS256",
-        &test_kid("HS256"),
-        &json!({"iat": jwt::now(), "sub": subject, "tenant": tenant, "exp": jwt::now() + 3600}),
+fn fixture() -> Fixture {
+    TwoTenants::in_cluster(
+        Cluster::shared(),
+        Layout {
+            boards: [2, 3],
+            app_owned_table: false,
+        },
     )
-}
-
-fn create_tenant(
-    db: &TestDb,
-    admin: &mut Client,
-    slug: &'static str,
-    name: &str,
-    boards: usize,
-) -> Tenant {
-    let id = query_text(
-        admin,
-        "SELECT id::text FROM boards_tenant_create($1, $2)",
-        &[&name, &slug],
-    )
-    .unwrap_or_else(|| panic!("boards_tenant_create({slug}) returned no id"));
-    let token = token_for(&format!("{slug}-owner"), slug);
-    let member_token = token_for(&format!("{slug}-member"), slug);
-
-    let mut app = db.app();
-    let (member_tenant, member_id) = set_context(&mut app, &member_token);
-    let (owner_tenant, owner_id) = set_context(&mut app, &token);
-    assert_eq!(
-        (member_tenant.as_str(), owner_tenant.as_str()),
-        (id.as_str(), id.as_str())
-    );
-
-    let mut board_ids = Vec::new();
-    let mut note_ids = Vec::new();
-    for i in 0..boards {
-        let board = text(
-            &mut app,
-            "INSERT INTO boards.boards (owner_id, title) VALUES ($1::text::uuid, $2) RETURNING id::text",
-            &[&owner_id, &format!("{slug} board {i}")],
-        );
-        exec_params(
-            &mut app,
-            "INSERT INTO boards.board_members (board_id, user_id, role, invited_by)
-             VALUES ($1::text::uuid, $2::text::uuid, 'admin', NULL),
-                    ($1::text::uuid, $3::text::uuid, 'viewer', $2::text::uuid)",
-            &[&board, &owner_id, &member_id],
-        );
-        exec_params(
-            &mut app,
-            "INSERT INTO boards.generations (board_id, user_id, generator_name, artifact_type)
-             VALUES ($1::text::uuid, $2::text::uuid, 'flux', 'image')",
-            &[&board, &owner_id],
-        );
-        note_ids.push(text(
-            &mut app,
-            "INSERT INTO public.notes (body) VALUES ($1) RETURNING id::text",
-            &[&format!("{slug} note {i}")],
-        ));
-        board_ids.push(board);
-    }
-    Tenant {
-        slug,
-        id,
-        token,
-        owner_id,
-        member_id,
-        boards: board_ids,
-        notes: note_ids,
-        before: Vec::new(),
-    }
 }
 
 /// `(tenant_id, user_id)` of the context a token gives.
@@ -216,11 +56,6 @@ fn set_context(client: &mut Client, token: &str) -> (String, String) {
         )
         .unwrap_or_else(|e| panic!("boards_set_tenant_from_jwt: {}", error_text(&e)));
     (row.get(0), row.get(1))
-}
-
-fn snapshot(db: &TestDb, tenant_id: &str) -> Vec<TableState> {
-    let tables = TENANT_TABLES.iter().map(|table| (*table, "tenant_id"));
-    boards_tenant_tests::snapshot::snapshot(db, tenant_id, tables)
 }
 
 /// The plan of `sql` as EXPLAIN prints it.
@@ -373,7 +208,7 @@ fn rls_flags(db: &TestDb, table: &str) -> (bool, bool) {
 
 #[test]
 fn a_tenant_sees_only_its_own_rows_in_every_table() {
-    let f = Fixture::new();
+    let f = fixture();
     for tenant in [&f.a, &f.b] {
         let mut app = f.app_as(tenant);
         for table in TENANT_TABLES {
@@ -421,7 +256,7 @@ fn a_tenant_sees_only_its_own_rows_in_every_table() {
 
 #[test]
 fn update_and_delete_without_where_touch_only_own_rows() {
-    let f = Fixture::new();
+    let f = fixture();
     let mut app = f.app_as(&f.a);
     let updates = [
         ("UPDATE boards.boards SET title = 'pwned'", "boards.boards"),
@@ -481,7 +316,7 @@ fn update_and_delete_without_where_touch_only_own_rows() {
 
 #[test]
 fn insert_with_another_tenants_id_fails_with_check() {
-    let f = Fixture::new();
+    let f = fixture();
     let mut app = f.app_as(&f.a);
     let message = assert_sqlstate(
         app.execute(
@@ -535,7 +370,7 @@ fn insert_with_another_tenants_id_fails_with_check() {
 
 #[test]
 fn update_moving_a_row_to_another_tenant_fails() {
-    let f = Fixture::new();
+    let f = fixture();
     let mut app = f.app_as(&f.a);
     for sql in [
         "UPDATE public.notes SET tenant_id = $1::text::uuid",
@@ -550,7 +385,7 @@ fn update_moving_a_row_to_another_tenant_fails() {
 
 #[test]
 fn insert_without_tenant_id_gets_the_context_tenant() {
-    let f = Fixture::new();
+    let f = fixture();
     let mut app = f.app_as(&f.a);
     let note_tenant = text(
         &mut app,
@@ -570,7 +405,7 @@ fn insert_without_tenant_id_gets_the_context_tenant() {
 
 #[test]
 fn without_a_context_nothing_is_visible_and_inserts_are_refused() {
-    let f = Fixture::new();
+    let f = fixture();
     // A fresh connection has no context; one that had A's and reset it has none either.
     let mut fresh = f.db.app();
     let mut reset = f.app_as(&f.a);
@@ -618,7 +453,7 @@ fn without_a_context_nothing_is_visible_and_inserts_are_refused() {
 
 #[test]
 fn truncate_is_refused() {
-    let f = Fixture::new();
+    let f = fixture();
     let mut app = f.app_as(&f.a);
     // public.notes got GRANT ALL (which includes TRUNCATE) from its creator.
     for table in TENANT_TABLES {
@@ -633,7 +468,7 @@ fn truncate_is_refused() {
 
 #[test]
 fn disabling_row_level_security_is_refused() {
-    let f = Fixture::new();
+    let f = fixture();
     let mut app = f.app_as(&f.a);
     for table in TENANT_TABLES {
         for action in ["DISABLE ROW LEVEL SECURITY", "NO FORCE ROW LEVEL SECURITY"] {
@@ -653,7 +488,7 @@ fn disabling_row_level_security_is_refused() {
 
 #[test]
 fn copy_returns_only_own_rows_and_copy_from_is_refused() {
-    let f = Fixture::new();
+    let f = fixture();
     let mut app = f.app_as(&f.a);
     for (sql, table) in [
         (
@@ -704,7 +539,7 @@ fn give_app_a_schema(f: &Fixture) {
 
 #[test]
 fn a_view_created_by_the_app_shows_only_own_rows() {
-    let f = Fixture::new();
+    let f = fixture();
     give_app_a_schema(&f);
     let mut app = f.app_as(&f.a);
     exec(
@@ -729,7 +564,7 @@ fn a_view_created_by_the_app_shows_only_own_rows() {
 /// mixes two tenants' rows.
 #[test]
 fn a_cursor_reads_with_the_context_in_force_when_it_runs() {
-    let f = Fixture::new();
+    let f = fixture();
     let mut app = f.app_as(&f.a);
     let mut tx = app
         .transaction()
@@ -791,7 +626,7 @@ fn a_cursor_reads_with_the_context_in_force_when_it_runs() {
 /// sends between clients, drops it.
 #[test]
 fn a_with_hold_cursor_keeps_the_rows_computed_at_commit() {
-    let f = Fixture::new();
+    let f = fixture();
     let mut app = f.app_as(&f.a);
     exec(
         &mut app,
@@ -829,7 +664,7 @@ fn a_with_hold_cursor_keeps_the_rows_computed_at_commit() {
 
 #[test]
 fn a_prepared_statement_uses_the_current_context_on_every_execution() {
-    let f = Fixture::new();
+    let f = fixture();
     let mut app = f.db.app();
     let boards = app
         .prepare("SELECT tenant_id::text FROM boards.boards")
@@ -871,7 +706,7 @@ fn a_prepared_statement_uses_the_current_context_on_every_execution() {
 
 #[test]
 fn a_parallel_query_returns_exactly_own_rows() {
-    let mut f = Fixture::new();
+    let mut f = fixture();
     exec(
         &mut f.db.superuser(),
         "INSERT INTO public.notes (tenant_id, body)
@@ -922,7 +757,7 @@ fn a_parallel_query_returns_exactly_own_rows() {
 
 #[test]
 fn a_trigger_written_by_the_app_sees_only_own_rows() {
-    let f = Fixture::new();
+    let f = fixture();
     give_app_a_schema(&f);
     let mut app = f.app_as(&f.a);
     // The copy's column is not called tenant_id, so auto-protection leaves it alone: what it
@@ -956,7 +791,7 @@ fn a_trigger_written_by_the_app_sees_only_own_rows() {
 
 #[test]
 fn shadowing_boards_current_tenant_in_search_path_changes_nothing() {
-    let f = Fixture::new();
+    let f = fixture();
     give_app_a_schema(&f);
     let mut app = f.app_as(&f.a);
     exec(
@@ -1011,7 +846,7 @@ fn shadowing_boards_current_tenant_in_search_path_changes_nothing() {
 
 #[test]
 fn a_foreign_key_to_another_tenants_row_fails_without_revealing_it() {
-    let f = Fixture::new();
+    let f = fixture();
     let mut app = f.app_as(&f.a);
     let unknown = uuid::Uuid::new_v4().to_string();
     let attempt = |app: &mut Client, board: &str| {
@@ -1055,7 +890,7 @@ fn a_foreign_key_to_another_tenants_row_fails_without_revealing_it() {
 
 #[test]
 fn reusing_another_tenants_key_succeeds_without_touching_it() {
-    let f = Fixture::new();
+    let f = fixture();
     let mut app = f.app_as(&f.a);
     let tenant = text(
         &mut app,
@@ -1093,7 +928,7 @@ fn reusing_another_tenants_key_succeeds_without_touching_it() {
 
 #[test]
 fn a_point_lookup_uses_the_tenant_led_primary_key() {
-    let mut f = Fixture::new();
+    let mut f = fixture();
     let mut admin = f.db.admin();
     for i in 0..18 {
         let slug = format!("bulk-{i}");
@@ -1160,7 +995,7 @@ fn a_point_lookup_uses_the_tenant_led_primary_key() {
 
 /// A fixture where new tables are not auto-protected, so the functions are what protects them.
 fn fixture_without_auto_protect() -> Fixture {
-    let f = Fixture::new();
+    let f = fixture();
     f.db.set("boards.auto_protect", "off");
     f
 }
@@ -1361,7 +1196,7 @@ fn unprotect_reverses_protect_and_refuses_builtin_tables() {
 
 #[test]
 fn the_app_role_cannot_manage_protection() {
-    let f = Fixture::new();
+    let f = fixture();
     let mut app = f.app_as(&f.a);
     for sql in [
         "SELECT boards_tenant_protect('public.notes')",
@@ -1383,7 +1218,7 @@ fn the_app_role_cannot_manage_protection() {
 
 #[test]
 fn auto_protect_protects_new_tenant_tables() {
-    let f = Fixture::new();
+    let f = fixture();
     let mut admin = f.db.admin();
     assert_fully_protected(&mut admin, "public.notes");
     exec(
@@ -1414,7 +1249,7 @@ fn auto_protect_protects_new_tenant_tables() {
 
 #[test]
 fn auto_protect_off_leaves_new_tables_alone() {
-    let f = Fixture::new();
+    let f = fixture();
     f.db.set("boards.auto_protect", "off");
     exec(
         &mut f.db.superuser(),
@@ -1427,7 +1262,7 @@ fn auto_protect_off_leaves_new_tables_alone() {
 
 #[test]
 fn temporary_tables_are_not_auto_protected() {
-    let f = Fixture::new();
+    let f = fixture();
     let mut app = f.app_as(&f.a);
     exec(
         &mut app,
@@ -1490,7 +1325,7 @@ fn owned_rows_of_b(f: &Fixture) -> Vec<String> {
 
 #[test]
 fn the_ddl_guard_keeps_an_owned_table_protected() {
-    let f = Fixture::new();
+    let f = fixture();
     app_owned_table(&f);
     let mut admin = f.db.admin();
     assert_fully_protected(&mut admin, "public.owned");
@@ -1524,7 +1359,7 @@ fn the_ddl_guard_keeps_an_owned_table_protected() {
 
 #[test]
 fn grant_truncate_on_a_protected_table_is_revoked_with_a_warning() {
-    let f = Fixture::new();
+    let f = fixture();
     app_owned_table(&f);
     let before = owned_rows_of_b(&f);
     let truncate_grantees = |f: &Fixture, table: &str| {
@@ -1589,7 +1424,7 @@ fn grant_truncate_on_a_protected_table_is_revoked_with_a_warning() {
 /// but the admin role").
 #[test]
 fn the_owner_cannot_truncate_a_protected_table() {
-    let f = Fixture::new();
+    let f = fixture();
     app_owned_table(&f);
     let before = owned_rows_of_b(&f);
     assert_eq!(before.len(), 2);
@@ -1610,7 +1445,7 @@ fn the_owner_cannot_truncate_a_protected_table() {
 
 #[test]
 fn migrate_table_moves_single_tenant_rows_to_the_default_tenant() {
-    let f = Fixture::new();
+    let f = fixture();
     exec(
         &mut f.db.superuser(),
         "CREATE TABLE public.legacy (id int PRIMARY KEY, body text);
@@ -1661,7 +1496,7 @@ fn migrate_table_moves_single_tenant_rows_to_the_default_tenant() {
 
 #[test]
 fn migrate_table_backfills_null_tenant_ids() {
-    let f = Fixture::new();
+    let f = fixture();
     // As it would be before the extension: an unprotected table with a tenant column.
     f.db.set("boards.auto_protect", "off");
     // Enough rows for more than one backfill batch (1024 pages each).
@@ -1739,7 +1574,7 @@ fn assert_denied(what: &str, result: Result<(), postgres::Error>) -> Option<Stri
 
 #[test]
 fn ensure_isolation_passes_for_own_user_and_board() {
-    let f = Fixture::new();
+    let f = fixture();
     let mut app = f.app_as(&f.a);
     for (user, kind, resource) in [
         (
@@ -1768,7 +1603,7 @@ fn ensure_isolation_passes_for_own_user_and_board() {
 
 #[test]
 fn ensure_isolation_denies_another_tenants_user_or_tenant() {
-    let f = Fixture::new();
+    let f = fixture();
     let mut app = f.app_as(&f.a);
     for (what, user, tenant, resource) in [
         (
@@ -1819,7 +1654,7 @@ fn ensure_isolation_denies_another_tenants_user_or_tenant() {
 
 #[test]
 fn ensure_isolation_names_the_resource_for_another_tenants_board() {
-    let f = Fixture::new();
+    let f = fixture();
     let mut app = f.app_as(&f.a);
     let board = &f.b.boards[0];
     let detail = assert_denied(
@@ -1849,7 +1684,7 @@ fn ensure_isolation_names_the_resource_for_another_tenants_board() {
 
 #[test]
 fn ensure_isolation_accepts_a_protected_app_table_as_resource_type() {
-    let f = Fixture::new();
+    let f = fixture();
     let mut app = f.app_as(&f.a);
     ensure(
         &mut app,
@@ -1878,7 +1713,7 @@ fn ensure_isolation_accepts_a_protected_app_table_as_resource_type() {
 /// its session (`search_path`), not only schema-qualified.
 #[test]
 fn ensure_isolation_resolves_an_unqualified_table_name() {
-    let f = Fixture::new();
+    let f = fixture();
     let mut app = f.app_as(&f.a);
     ensure(
         &mut app,
@@ -1903,7 +1738,7 @@ fn ensure_isolation_resolves_an_unqualified_table_name() {
 
 #[test]
 fn ensure_isolation_refuses_unknown_resource_types() {
-    let f = Fixture::new();
+    let f = fixture();
     let mut app = f.app_as(&f.a);
     for kind in ["spaceship", "boards.tenants", "public.no_such_table"] {
         assert_sqlstate_in(
