@@ -16,6 +16,10 @@ ensure_setup
 step "Released SQL scripts are frozen"
 bash scripts/check_released_sql.sh
 
+step "No module imports one that imports it back (src/, core/src/)"
+python3 scripts/check_module_cycles.py --self-test
+python3 scripts/check_module_cycles.py
+
 step "Core crate: unit and property tests"
 cargo test -p boards_tenant_core
 

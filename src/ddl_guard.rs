@@ -18,7 +18,8 @@ use crate::db;
 use crate::ddl_scope;
 use crate::error::{ExtError, ExtResult, SqlResult};
 use crate::grants;
-use crate::policy::{self, OwnDdl, Problem, DEFAULT_TENANT_COLUMN};
+use crate::own_ddl::OwnDdl;
+use crate::policy::{self, Problem, DEFAULT_TENANT_COLUMN};
 use crate::settings;
 
 /// A materialized view stores rows: row-level security cannot filter what it holds, so one

@@ -33,6 +33,7 @@ mod keys_v010;
 mod members;
 mod migrate;
 mod operators;
+mod own_ddl;
 mod plan_cache;
 mod policy;
 mod preload;

@@ -33,7 +33,7 @@ fn migrate(tbl: pg_sys::Oid) -> ExtResult<i64> {
     })?;
 
     // Our own DDL: the event trigger must not protect the table half-way through.
-    let _own = policy::OwnDdl::begin();
+    let _own = crate::own_ddl::OwnDdl::begin();
     // Lock first: nobody may write rows without a tenant while we fill them in.
     db::run(&format!("LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE"), &[])?;
     let rows = db::one::<i64>(&format!("SELECT count(*) FROM {table}"), &[])?.unwrap_or(0);

@@ -8,43 +8,17 @@
 //! `search_path` out — `DEFAULT boards_current_tenant()` on the column, an index led by the
 //! column, and no `TRUNCATE` (which bypasses RLS) for anyone but the admin role.
 
-use std::cell::Cell;
-
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
 use pgrx::{pg_sys, spi};
 
 use crate::db;
 use crate::error::{ExtError, ExtResult, SqlResult};
+use crate::own_ddl::OwnDdl;
 use crate::sqltypes::{RegClass, SqlName};
 
 pub const POLICY_NAME: &str = "boards_tenant_isolation";
 pub const DEFAULT_TENANT_COLUMN: &str = "tenant_id";
-
-thread_local! {
-    /// Depth of our own DDL in progress; the DDL guard leaves it alone.
-    static OWN_DDL: Cell<u32> = const { Cell::new(0) };
-}
-
-/// Marks the extension's own DDL for the DDL guard while alive.
-pub struct OwnDdl;
-
-impl OwnDdl {
-    pub fn begin() -> Self {
-        OWN_DDL.with(|d| d.set(d.get() + 1));
-        OwnDdl
-    }
-
-    pub fn active() -> bool {
-        OWN_DDL.with(|d| d.get() > 0)
-    }
-}
-
-impl Drop for OwnDdl {
-    fn drop(&mut self) {
-        OWN_DDL.with(|d| d.set(d.get().saturating_sub(1)));
-    }
-}
 
 /// What a table must look like to count as protected; `problems()` names each gap.
 #[derive(Debug, Clone)]

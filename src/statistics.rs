@@ -11,7 +11,7 @@ use pgrx::spi;
 
 use crate::db;
 use crate::error::{ExtError, ExtResult};
-use crate::policy::OwnDdl;
+use crate::own_ddl::OwnDdl;
 
 pgrx::extension_sql_file!(
     "../sql/statistics.sql",
