@@ -298,7 +298,7 @@ thread_local! {
 /// transaction ends, cached or not; only a fresh snapshot makes the next statement refuse. It is
 /// what PostgreSQL does for its own catalogs (catalog snapshots), and it makes every cached
 /// answer one that the newest state gave. Rows this transaction wrote are visible to it as
-/// usual (callers still cache nothing while the transaction has written, see `tenants.rs`).
+/// usual (callers still cache nothing while the transaction has written, see `directory.rs`).
 ///
 /// Built with GetSnapshotData directly, not GetLatestSnapshot: the policy's reader may run in
 /// parallel mode (a parallel plan's init-plan, a worker), where GetLatestSnapshot refuses to

@@ -8,6 +8,7 @@ use boards_tenant_core::cache::FastHashMap;
 use std::cell::{Cell, RefCell};
 
 use boards_tenant_core::claims::TenantRef;
+use boards_tenant_core::membership::MemberRole;
 use boards_tenant_core::tenant_status::TenantStatus;
 use pgrx::pg_sys;
 
@@ -64,7 +65,8 @@ fn tenant_of(row: &pgrx::spi::SpiHeapTupleData) -> pgrx::spi::Result<Option<Tena
 #[derive(Debug, Clone)]
 pub struct Member {
     pub id: pgrx::Uuid,
-    pub role: String,
+    /// `None` for a stored role outside the vocabulary (a damaged row): it grants nothing.
+    pub role: Option<MemberRole>,
 }
 
 thread_local! {
@@ -248,7 +250,8 @@ pub fn member(tenant_id: pgrx::Uuid, subject: &str) -> ExtResult<Option<Member>>
         |row| {
             (
                 row.get::<pgrx::Uuid>(1),
-                row.get::<String>(2).unwrap_or_default(),
+                row.get::<String>(2)
+                    .and_then(|r| MemberRole::from_stored(&r)),
                 row.get::<pg_sys::Oid>(3),
             )
         },
@@ -267,10 +270,7 @@ pub fn member(tenant_id: pgrx::Uuid, subject: &str) -> ExtResult<Option<Member>>
 }
 
 fn remember_member(tenant_id: pgrx::Uuid, subject: &str, found: &Member) {
-    let bytes = subject
-        .len()
-        .saturating_add(found.role.len())
-        .saturating_add(128);
+    let bytes = subject.len().saturating_add(128);
     let budget = settings::cache_budget_bytes() / 4;
     let full = MEMBER_ENTRIES.with(|n| n.get()) >= CACHE_ENTRIES
         || MEMBER_BYTES.with(|b| b.get()).saturating_add(bytes) > budget;
@@ -320,15 +320,16 @@ pub fn actor() -> String {
 
 pub fn owner_count(tenant_id: pgrx::Uuid) -> ExtResult<i64> {
     Ok(db::one::<i64>(
-        "SELECT count(*) FROM boards.users WHERE tenant_id = $1 AND role = 'owner'",
-        &[tenant_id.into()],
+        "SELECT count(*) FROM boards.users WHERE tenant_id = $1 AND role = $2",
+        &[tenant_id.into(), MemberRole::Owner.as_str().into()],
     )?
     .unwrap_or(0))
 }
 
-pub fn current_role(tenant_id: pgrx::Uuid, subject: &str) -> ExtResult<Option<String>> {
-    db::one::<String>(
+pub fn current_role(tenant_id: pgrx::Uuid, subject: &str) -> ExtResult<Option<MemberRole>> {
+    Ok(db::one::<String>(
         "SELECT role FROM boards.users WHERE tenant_id = $1 AND auth_subject = $2",
         &[tenant_id.into(), subject.into()],
-    )
+    )?
+    .and_then(|r| MemberRole::from_stored(&r)))
 }

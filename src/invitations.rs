@@ -248,8 +248,7 @@ fn accept(secret: &str) -> ExtResult<Accepted> {
         });
     }
     // An invitation never demotes: a member invited again with a lower role keeps theirs.
-    let current =
-        directory::current_role(tenant.id, &subject)?.and_then(|r| MemberRole::from_stored(&r));
+    let current = directory::current_role(tenant.id, &subject)?;
     let role = current.map_or(invited, |c| c.max(invited));
     let claim = |name: &str| {
         ctx.claims

@@ -6,7 +6,8 @@
 //! The cache is dropped whenever the key table changes: a statement trigger on the table sends
 //! a relcache invalidation for it (transactional, delivered to every backend at commit, and
 //! processed by this backend at the next statement that verifies a token, `invalidation.rs`),
-//! and our relcache callback clears both the key cache and the verified-token cache; cached
+//! and our relcache callback clears the key cache (the verified-token cache, in `auth.rs`, follows
+//! the key generation and registers its own invalidation); cached
 //! tokens also carry the key generation that verified them, so a removed key stops verifying
 //! them at once.
 

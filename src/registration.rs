@@ -7,6 +7,7 @@
 //! existing tenant is never handed over.
 
 use boards_tenant_core::claims::organisation_email_domain;
+use boards_tenant_core::membership::MemberRole;
 use boards_tenant_core::registration::{
     check_tenant_limit, registration_response, validate_registration, RegistrationPolicy,
     RegistrationRequest,
@@ -141,8 +142,14 @@ fn register(req: RegistrationRequest, include_sample_data: bool) -> ExtResult<se
         .or_else(|| Some(valid.admin_email.clone()));
     let display_name = claim("name").and_then(|v| v.as_str()).map(str::to_owned);
     let provider = claim("iss").and_then(|v| v.as_str()).unwrap_or("jwt");
-    let owner =
-        tenants::insert_member(tenant_id, &subject, "owner", provider, email, display_name)?;
+    let owner = tenants::insert_member(
+        tenant_id,
+        &subject,
+        MemberRole::Owner,
+        provider,
+        email,
+        display_name,
+    )?;
     if include_sample_data {
         tenants::create_sample_data(tenant_id, Some(owner))?;
     }

@@ -30,7 +30,7 @@ pub fn current_role() -> ExtResult<Option<MemberRole>> {
     };
     Ok(directory::member(to_pg_uuid(tenant), subject)?
         .filter(|m| m.id == to_pg_uuid(user))
-        .and_then(|m| MemberRole::from_stored(&m.role)))
+        .and_then(|m| m.role))
 }
 
 /// The caller acting in its own tenant: a verified subject, its tenant and its role there.

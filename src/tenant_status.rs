@@ -3,7 +3,7 @@
 //! afterwards, fail closed for sessions already acting for them, from their next statement on:
 //! the context readers (`boards_current_tenant()` and friends, called once per statement by
 //! the policies) ask it every time. It reads through the tenant and membership caches of
-//! `tenants.rs`, which are dropped when `boards.tenants` / `boards.users` change; pending
+//! `directory.rs`, which are dropped when `boards.tenants` / `boards.users` change; pending
 //! invalidations are processed first (`invalidation::catch_up`), since a statement that takes
 //! no new lock would not process them. The key that verified the context's token must still be
 //! installed (the key cache of `keys.rs`), and its subject not blocked platform-wide

@@ -5,7 +5,8 @@
 //! one row type, `boards.tenant_info`.
 
 use boards_tenant_core::jwt::VerifiedToken;
-use boards_tenant_core::registration::{validate_member_role, validate_tenant_name};
+use boards_tenant_core::membership::MemberRole;
+use boards_tenant_core::registration::validate_tenant_name;
 use boards_tenant_core::slug::validate_slug;
 use boards_tenant_core::tenant_status::TenantStatus;
 use pgrx::pg_sys::panic::ErrorReport;
@@ -26,7 +27,7 @@ use crate::settings;
 pub fn insert_member(
     tenant_id: pgrx::Uuid,
     subject: &str,
-    role: &str,
+    role: MemberRole,
     provider: &str,
     email: Option<String>,
     display_name: Option<String>,
@@ -40,7 +41,7 @@ pub fn insert_member(
             tenant_id.into(),
             provider.into(),
             subject.into(),
-            role.into(),
+            role.as_str().into(),
             email.into(),
             display_name.into(),
         ],
@@ -83,7 +84,7 @@ pub fn join(tenant_id: pgrx::Uuid, token: &VerifiedToken) -> ExtResult<pgrx::Uui
     insert_member(
         tenant_id,
         &token.subject,
-        "member",
+        MemberRole::Member,
         &claim("iss").unwrap_or_else(|| "jwt".to_owned()),
         claim("email"),
         claim("name"),
@@ -181,7 +182,7 @@ pub fn create_sample_data(tenant_id: pgrx::Uuid, owner: Option<pgrx::Uuid>) -> E
     let sample_user = insert_member(
         tenant_id,
         "sample-user",
-        "member",
+        MemberRole::Member,
         "sample",
         Some("sample.user@example.com".into()),
         Some("Sample User".into()),
@@ -380,7 +381,7 @@ fn delete(slug: &str) -> ExtResult<Vec<(String, i64)>> {
 }
 
 fn refuse_last_owner(tenant: &TenantRow, subject: &str) -> ExtResult<()> {
-    if current_role(tenant.id, subject)?.as_deref() == Some("owner") && owner_count(tenant.id)? <= 1
+    if current_role(tenant.id, subject)? == Some(MemberRole::Owner) && owner_count(tenant.id)? <= 1
     {
         return Err(ExtError::NotAllowed(format!(
             "\"{subject}\" is the last owner of tenant \"{}\"; add another owner first",
@@ -397,14 +398,14 @@ fn add_member(
     email: Option<String>,
     display_name: Option<String>,
 ) -> ExtResult<pgrx::Uuid> {
-    let role = validate_member_role(role)?;
+    let role = MemberRole::parse(role)?;
     if subject.trim().is_empty() {
         return Err(ExtError::InvalidArgument(
             "subject must not be empty".into(),
         ));
     }
     let tenant = lock_tenant(slug)?;
-    if role != "owner" {
+    if role != MemberRole::Owner {
         refuse_last_owner(&tenant, subject)?;
     }
     // Re-adding is how an admin lifts the block a removal left.
@@ -421,7 +422,7 @@ fn add_member(
         &[
             tenant.id.into(),
             subject.into(),
-            role.into(),
+            role.as_str().into(),
             email.into(),
             display_name.into(),
         ],

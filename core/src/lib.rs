@@ -53,8 +53,8 @@ pub use jwt::{
 pub use limits::{MAX_CLAIMS_BYTES, MAX_SUBJECT_BYTES, MAX_TOKEN_BYTES};
 pub use membership::{InvitationRefusal, MemberRole, MembershipRefusal};
 pub use registration::{
-    check_tenant_limit, registration_response, validate_member_role, validate_registration,
-    validate_tenant_name, RegistrationPolicy, RegistrationRequest, ValidatedRegistration,
+    check_tenant_limit, registration_response, validate_registration, validate_tenant_name,
+    RegistrationPolicy, RegistrationRequest, ValidatedRegistration,
 };
 pub use slug::{
     normalize_slug, slug_from_org_name, slug_with_suffix, validate_slug, validate_x_tenant,

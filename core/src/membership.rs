@@ -199,6 +199,7 @@ mod tests {
     fn roles_are_ordered_by_privilege() {
         assert!(Owner > Admin && Admin > Member);
         assert_eq!(MemberRole::parse(" Admin ").unwrap(), Admin);
+        assert_eq!(MemberRole::parse("owner").unwrap(), Owner);
         assert!(MemberRole::parse("root").is_err());
         assert_eq!(MemberRole::from_stored("owner"), Some(Owner));
         assert_eq!(MemberRole::from_stored("Owner"), None);

@@ -296,11 +296,6 @@ pub fn validate_tenant_name(name: &str) -> Result<String, CoreError> {
     Ok(name.to_owned())
 }
 
-/// owner | admin | member (case-insensitive, trimmed); returns the canonical spelling.
-pub fn validate_member_role(role: &str) -> Result<&'static str, CoreError> {
-    crate::membership::MemberRole::parse(role).map(crate::membership::MemberRole::as_str)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -561,12 +556,5 @@ mod tests {
         assert!(validate_tenant_name("a\u{0}b").is_err());
         assert!(validate_tenant_name(&"é".repeat(255)).is_ok());
         assert!(validate_tenant_name(&"é".repeat(256)).is_err());
-    }
-
-    #[test]
-    fn member_roles() {
-        assert_eq!(validate_member_role("Admin").unwrap(), "admin");
-        assert_eq!(validate_member_role(" owner ").unwrap(), "owner");
-        assert!(validate_member_role("root").is_err());
     }
 }

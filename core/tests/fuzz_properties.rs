@@ -1,4 +1,4 @@
-//! Fuzzing the core (issue 8, item 3): 1,000,000 property cases, split across every function
+//! Fuzzing the core: 1,000,000 property cases, split across every function
 //! that takes outside input. Each target checks that nothing panics (the runner catches panics
 //! and reports them as failures, with the shrunk input) and that the outputs keep their
 //! invariants: slugs match `^[a-z0-9-]+$`, an Ok resolution's slug is valid and came from the

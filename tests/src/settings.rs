@@ -20,7 +20,7 @@ pub enum Expected {
     Contains(&'static [&'static str]),
 }
 
-/// Every setting of src/settings.rs, with the defaults of DESIGN.md section 5.
+/// Every setting of src/settings.rs, with the defaults of docs/DESIGN.md section 5.
 pub const SETTINGS: &[Setting] = &[
     Setting {
         name: "boards.multi_tenant_mode",

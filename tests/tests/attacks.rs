@@ -1,5 +1,5 @@
 //! The attack catalog: one named test per attack on the security model of
-//! DESIGN.md section 1.
+//! docs/DESIGN.md section 1.
 //!
 //! Every case acts as a tenant: `boards_app` (no superuser, no owner of the Boards tables) with
 //! a valid token for tenant A, in a database with tenants A and B that both have rows in every

@@ -1,4 +1,4 @@
-//! Caches that never outlive the truth: every scenario of the issue, through a real
+//! Caches that never outlive the truth: every revocation and change a user makes, through a real
 //! client against a real cluster, as `boards_app`, with the library preloaded and not (where
 //! every context function refuses to act, so no cache may answer either).
 //!
@@ -221,7 +221,7 @@ fn across_a_commit(
 // Scenario 1: a cache filled from an old snapshot
 // ---------------------------------------------------------------------------------------------
 
-/// The revocations of the issue: (what is revoked, the admin's SQL).
+/// The revocations an admin makes: (what is revoked, the admin's SQL).
 const REVOCATIONS: &[(&str, &str)] = &[
     ("key removal", "SELECT boards_jwt_remove_key('revocable')"),
     ("suspension", "SELECT * FROM boards_tenant_suspend('acme')"),
