@@ -5,8 +5,10 @@
 use boards_tenant_harness::jwt::{self, mint, test_kid};
 use boards_tenant_harness::postgres::Client;
 use boards_tenant_harness::{Cluster, TestDb};
+use boards_tenant_tests::fixture::{Layout, TwoTenants, BULK_NOTES};
+use boards_tenant_tests::parallel::{install_worker_probe, rows_from_workers, FORCE_PARALLEL};
 use boards_tenant_tests::{
-    assert_sqlstate, db_error, error_text, query_text, set_context, try_context,
+    assert_sqlstate, db_error, error_text, exec, query_text, set_context, try_context,
 };
 use serde_json::{json, Value};
 
@@ -858,35 +860,47 @@ fn require_local_context_refuses_session_scope() {
 // ---------------------------------------------------------------------------------------------
 // Execution paths.
 
+/// The context reaches parallel workers: a scan whose every row a worker computed (its pid
+/// is not the session's) reports, from the workers' own context functions, the session's
+/// tenant, slug, subject and membership, and returns exactly the tenant's notes.
 #[test]
 fn parallel_workers_see_the_context() {
-    let db = setup();
-    let mut app = db.app();
-    slug_and_source(&mut app, &hs256(claims(json!({"tenant": "globex"}))), None);
-    app.batch_execute(boards_tenant_tests::FORCE_PARALLEL)
-        .unwrap_or_else(|e| panic!("{e}"));
-    let sql =
-        "SELECT boards_current_tenant_slug(), boards_current_subject() FROM generate_series(1, 3)";
-    // Executed, not only planned: workers must have launched (the leader does not take part).
-    let plan: Vec<String> = app
-        .query(&format!("EXPLAIN (ANALYZE, VERBOSE, COSTS OFF) {sql}"), &[])
-        .unwrap_or_else(|e| panic!("{}", error_text(&e)))
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    assert!(
-        plan.iter()
-            .any(|l| l.trim().starts_with("Workers Launched:") && !l.trim().ends_with(": 0")),
-        "no parallel worker ran: {plan:#?}"
+    let mut f = TwoTenants::in_cluster(
+        Cluster::shared(),
+        Layout {
+            boards: [1, 1],
+            app_owned_table: false,
+        },
     );
-    let rows = app
-        .query(sql, &[])
-        .unwrap_or_else(|e| panic!("{}", error_text(&e)));
-    assert_eq!(rows.len(), 3);
-    for row in rows {
-        assert_eq!(row.get::<_, Option<String>>(0).as_deref(), Some("globex"));
-        assert_eq!(row.get::<_, Option<String>>(1).as_deref(), Some("user123"));
+    f.add_bulk_notes();
+    install_worker_probe(&f.db);
+    let mut app = f.app_as(&f.a);
+    exec(&mut app, FORCE_PARALLEL);
+    let rows = rows_from_workers(
+        &mut app,
+        "boards_current_tenant()::text, boards_current_tenant_slug(), boards_current_subject(),
+         boards_current_user_id()::text, id::text",
+        "FROM public.notes",
+    );
+    let expected_context = [
+        f.a.id.as_str(),
+        "tenant-a",
+        "tenant-a-owner",
+        f.a.owner_id.as_str(),
+    ];
+    for row in &rows {
+        let context: Vec<Option<String>> = (1..=4).map(|i| row.get(i)).collect();
+        assert_eq!(
+            context,
+            expected_context.map(|v| Some(v.to_owned())),
+            "a worker's context functions"
+        );
     }
+    let mut seen: Vec<String> = rows.iter().map(|row| row.get(5)).collect();
+    seen.sort();
+    let own = f.note_ids(&f.a);
+    assert!(own.len() as i64 > BULK_NOTES, "fixture: A's notes");
+    assert_eq!(seen, own, "the workers' rows are exactly A's notes");
 }
 
 #[test]
