@@ -222,6 +222,17 @@ fn assert_untouched(tenant: &Tenant, now: &[TableState]) {
     }
 }
 
+/// Asserts every value is `tenant_id` and there are `expected` of them.
+#[track_caller]
+pub fn assert_all_of(what: &str, tenant_ids: &[String], tenant_id: &str, expected: i64) {
+    let foreign: Vec<&String> = tenant_ids.iter().filter(|t| *t != tenant_id).collect();
+    assert!(
+        foreign.is_empty(),
+        "{what}: rows of other tenants {foreign:?} (expected only {tenant_id})"
+    );
+    assert_eq!(tenant_ids.len() as i64, expected, "{what}: row count");
+}
+
 /// A valid token (an hour) of `subject` naming `tenant`, signed with the HS256 test key.
 pub fn token_for(subject: &str, tenant: &str) -> String {
     mint(

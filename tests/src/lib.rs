@@ -23,6 +23,17 @@ pub fn server_version_num(client: &mut postgres::Client) -> i32 {
 pub use parallel::FORCE_PARALLEL;
 
 pub use boards_tenant_harness as harness;
+
+/// base64url without padding (RFC 7515): token parts made by hand.
+pub fn base64url(bytes: impl AsRef<[u8]>) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// `s` as an SQL string literal (quotes doubled), for statements built as text.
+pub fn sql_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
 pub use boards_tenant_harness::error_text;
 
 /// Asserts that `result` failed in the server with SQLSTATE `code` (e.g. `"42501"`) and

@@ -25,11 +25,13 @@ use boards_tenant_harness::jwt::{self, mint, test_kid};
 use boards_tenant_harness::postgres::error::DbError;
 use boards_tenant_harness::postgres::Client;
 use boards_tenant_harness::Cluster;
-use boards_tenant_tests::fixture::{Layout, TwoTenants, TENANT_TABLES_WITH_OWNED as TENANT_TABLES};
+use boards_tenant_tests::fixture::{
+    assert_all_of, Layout, TwoTenants, TENANT_TABLES_WITH_OWNED as TENANT_TABLES,
+};
 use boards_tenant_tests::parallel::{install_worker_probe, rows_from_workers, workers_launched};
 use boards_tenant_tests::{
-    column, count, db_error, error_text, exec, exec_params, query_text, server_version_num, text,
-    try_context, FORCE_PARALLEL,
+    base64url, column, count, db_error, error_text, exec, exec_params, query_text,
+    server_version_num, sql_literal, text, try_context, FORCE_PARALLEL,
 };
 use serde_json::{json, Value};
 
@@ -155,25 +157,15 @@ fn hs256(claims: Value) -> String {
     mint("HS256", &test_kid("HS256"), &claims)
 }
 
-/// base64url without padding (RFC 7515), for hand-made token parts.
-fn b64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::with_capacity(bytes.len() * 4 / 3 + 4);
-    for chunk in bytes.chunks(3) {
-        let n =
-            chunk.iter().fold(0u32, |acc, b| (acc << 8) | u32::from(*b)) << (8 * (3 - chunk.len()));
-        for i in 0..=chunk.len() {
-            out.push(char::from(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize]));
-        }
-    }
-    out
-}
-
 /// A token whose header and payload are exactly the given JSON texts, signed with the
 /// installed HS256 key: for payloads `serde_json` would not write (duplicate members, deep
 /// nesting).
 fn hs256_raw(header: &str, payload: &str) -> String {
-    let signing_input = format!("{}.{}", b64(header.as_bytes()), b64(payload.as_bytes()));
+    let signing_input = format!(
+        "{}.{}",
+        base64url(header.as_bytes()),
+        base64url(payload.as_bytes())
+    );
     let key = jsonwebtoken::EncodingKey::from_secret(jwt::hmac_secret().as_bytes());
     let signature = jsonwebtoken::crypto::sign(
         signing_input.as_bytes(),
@@ -243,17 +235,6 @@ fn assert_message_contains(what: &str, e: &DbError, needle: &str) {
 // ---------------------------------------------------------------------------------------------
 // SQL helpers
 // ---------------------------------------------------------------------------------------------
-
-/// Asserts every value is `tenant_id` and there are `expected` of them.
-#[track_caller]
-fn assert_all_of(what: &str, tenant_ids: &[String], tenant_id: &str, expected: i64) {
-    let foreign: Vec<&String> = tenant_ids.iter().filter(|t| *t != tenant_id).collect();
-    assert!(
-        foreign.is_empty(),
-        "{what}: rows of other tenants {foreign:?} (expected only {tenant_id})"
-    );
-    assert_eq!(tenant_ids.len() as i64, expected, "{what}: row count");
-}
 
 // ---------------------------------------------------------------------------------------------
 // Helpers of the cases
@@ -361,10 +342,6 @@ fn shown(client: &mut Client, settings: &[(String, String)]) -> Vec<(String, Str
         .collect()
 }
 
-fn sql_literal(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
-}
-
 /// Runs each statement in its own transaction (rolled back) and returns, for every one that
 /// did not fail with `code`, what happened instead.
 fn failures_of(client: &mut Client, statements: &[(String, bool)], code: &str) -> Vec<String> {
@@ -453,11 +430,13 @@ const PUBLIC_FUNCTIONS: &[&str] = &[
 #[test]
 fn attack_token_alg_none() {
     let f = fixture();
-    let payload = b64(claims("tenant-b-owner", json!({"tenant": "tenant-b"}))
-        .to_string()
-        .as_bytes());
+    let payload = base64url(
+        claims("tenant-b-owner", json!({"tenant": "tenant-b"}))
+            .to_string()
+            .as_bytes(),
+    );
     for alg in ["none", "None", "NONE", "nOnE"] {
-        let header = b64(json!({"alg": alg, "typ": "JWT"}).to_string().as_bytes());
+        let header = base64url(json!({"alg": alg, "typ": "JWT"}).to_string().as_bytes());
         for signature in ["", "c2lnbmF0dXJl"] {
             let token = format!("{header}.{payload}.{signature}");
             let what = format!("alg {alg}, signature {signature:?}");
@@ -493,10 +472,12 @@ fn attack_token_hs_rs_confusion() {
     let e = attack_with_token(&f, "HS256 without kid", &sign(None), None, TOKEN_REJECTED);
     assert_message_contains("HS256 without kid", &e, "signature is invalid");
     // The reverse: a header claiming RS256 on the HMAC key's kid, signed with the secret.
-    let header = b64(json!({"alg": "RS256", "kid": test_kid("HS256")})
-        .to_string()
-        .as_bytes());
-    let payload = b64(forged.to_string().as_bytes());
+    let header = base64url(
+        json!({"alg": "RS256", "kid": test_kid("HS256")})
+            .to_string()
+            .as_bytes(),
+    );
+    let payload = base64url(forged.to_string().as_bytes());
     let input = format!("{header}.{payload}");
     let secret = jsonwebtoken::EncodingKey::from_secret(jwt::hmac_secret().as_bytes());
     let sig = jsonwebtoken::crypto::sign(input.as_bytes(), &secret, jsonwebtoken::Algorithm::HS256)
@@ -580,7 +561,7 @@ fn attack_token_tampered_header() {
     for header in headers {
         let token = format!(
             "{}.{}.{}",
-            b64(header.to_string().as_bytes()),
+            base64url(header.to_string().as_bytes()),
             parts[1],
             parts[2]
         );
@@ -611,7 +592,7 @@ fn attack_token_tampered_payload() {
         let token = format!(
             "{}.{}.{}",
             parts[0],
-            b64(forged.to_string().as_bytes()),
+            base64url(forged.to_string().as_bytes()),
             parts[2]
         );
         let what = format!("payload {forged}");

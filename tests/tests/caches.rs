@@ -13,7 +13,7 @@ use boards_tenant_harness::jwt::{self, mint, test_kid};
 use boards_tenant_harness::postgres::{Client, Row};
 use boards_tenant_harness::{Cluster, ClusterOptions, TestDb};
 use boards_tenant_tests::{
-    assert_sqlstate, assert_sqlstate_in, count, error_text, exec, text, waits,
+    assert_sqlstate, assert_sqlstate_in, count, error_text, exec, sql_literal, text, waits,
 };
 use serde_json::{json, Value};
 
@@ -927,10 +927,6 @@ fn estimate(app: &mut Client, title: &str) -> f64 {
         .map(|row| row.get::<_, postgres::types::Json<Value>>(0).0)
         .unwrap_or_else(|e| panic!("EXPLAIN: {}", error_text(&e)));
     plan[0]["Plan"]["Plan Rows"].as_f64().unwrap_or(-1.0)
-}
-
-fn sql_literal(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
 }
 
 fn statistics_findings(admin: &mut Client) -> i64 {

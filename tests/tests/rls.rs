@@ -10,7 +10,9 @@ use std::sync::{Arc, Mutex};
 
 use boards_tenant_harness::postgres::{Client, Config, NoTls};
 use boards_tenant_harness::{Cluster, TestDb, APP_ROLE};
-use boards_tenant_tests::fixture::{token_for, Layout, TwoTenants, BULK_NOTES, TENANT_TABLES};
+use boards_tenant_tests::fixture::{
+    assert_all_of, token_for, Layout, TwoTenants, BULK_NOTES, TENANT_TABLES,
+};
 use boards_tenant_tests::parallel::{install_worker_probe, rows_from_workers, workers_launched};
 use boards_tenant_tests::{
     assert_sqlstate, assert_sqlstate_in, column, count, db_error, error_text, exec, exec_params,
@@ -63,17 +65,6 @@ fn set_context(client: &mut Client, token: &str) -> (String, String) {
 #[track_caller]
 fn explain(client: &mut Client, sql: &str) -> String {
     column(client, &format!("EXPLAIN {sql}")).join("\n")
-}
-
-/// Asserts every value is `tenant_id` and there are `expected` of them.
-#[track_caller]
-fn assert_all_of(what: &str, tenant_ids: &[String], tenant_id: &str, expected: i64) {
-    let foreign: Vec<&String> = tenant_ids.iter().filter(|t| *t != tenant_id).collect();
-    assert!(
-        foreign.is_empty(),
-        "{what}: rows of other tenants {foreign:?} (expected only {tenant_id})"
-    );
-    assert_eq!(tenant_ids.len() as i64, expected, "{what}: row count");
 }
 
 /// A connection as `role` that records every NOTICE and WARNING the server sends.
