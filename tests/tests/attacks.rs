@@ -2050,22 +2050,26 @@ fn attack_prepared_statement_across_a_switch() {
 fn attack_parallel_workers() {
     let mut f = fixture();
     f.add_bulk_notes();
+    install_worker_probe(&f.db);
     let mut app = f.attacker();
     exec(&mut app, FORCE_PARALLEL);
     let own = f.a_rows("public.notes");
-    let sql = format!(
-        "SELECT count(*) FROM public.notes WHERE tenant_id = '{}' OR body LIKE 'tenant-b%'",
+    // Every probe below is answered by workers only (rows_from_workers checks that workers
+    // launched and that no row came from the leader).
+    let aimed_at_b = format!(
+        "FROM public.notes WHERE tenant_id = '{}' OR body LIKE 'tenant-b%'",
         f.b.id
     );
-    assert!(
-        workers_launched(&mut app, &sql) >= 1,
-        "no parallel worker ran: the test proves nothing"
-    );
     assert_eq!(
-        count(&mut app, &sql),
+        rows_from_workers(&mut app, "tenant_id::text", &aimed_at_b).len(),
         0,
         "parallel workers returned B's rows"
     );
+    let tenants: Vec<String> = rows_from_workers(&mut app, "tenant_id::text", "FROM public.notes")
+        .iter()
+        .map(|row| row.get(1))
+        .collect();
+    assert_all_of("parallel scan as A", &tenants, &f.a.id, own);
     assert_eq!(count(&mut app, "SELECT count(*) FROM public.notes"), own);
     assert_eq!(
         count(
@@ -2076,9 +2080,17 @@ fn attack_parallel_workers() {
     );
     let mut nobody = f.app();
     exec(&mut nobody, FORCE_PARALLEL);
-    assert_eq!(count(&mut nobody, "SELECT count(*) FROM public.notes"), 0);
+    assert_eq!(
+        rows_from_workers(&mut nobody, "tenant_id::text", "FROM public.notes").len(),
+        0,
+        "parallel workers read rows without a context"
+    );
     exec(&mut app, "SELECT boards_reset_tenant()");
-    assert_eq!(count(&mut app, "SELECT count(*) FROM public.notes"), 0);
+    assert_eq!(
+        rows_from_workers(&mut app, "tenant_id::text", "FROM public.notes").len(),
+        0,
+        "parallel workers read rows after the reset"
+    );
     f.assert_b_untouched();
 }
 
