@@ -8,7 +8,7 @@ use boards_tenant_harness::{Cluster, TestDb};
 use serde_json::json;
 
 use crate::snapshot::{self, TableState};
-use crate::{exec, exec_params, query_text, set_context, text};
+use crate::{column, exec, exec_params, query_text, set_context, text};
 
 /// The tables a tenant context reads through row level security, as the fixture fills them
 /// without `Layout::app_owned_table`.
@@ -29,6 +29,9 @@ pub const TENANT_TABLES_WITH_OWNED: &[&str] = &[
     "public.notes",
     "public.owned",
 ];
+
+/// How many notes [`TwoTenants::add_bulk_notes`] adds to each tenant.
+pub const BULK_NOTES: i64 = 5000;
 
 /// What the two tenants get.
 #[derive(Clone, Copy, Debug)]
@@ -153,6 +156,35 @@ impl<'c> TwoTenants<'c> {
         self.b.before = self.snapshot(&self.b.id);
     }
 
+    /// Adds [`BULK_NOTES`] notes to each tenant (written by the superuser, `<slug> bulk <n>`)
+    /// and analyzes the table: enough rows for a parallel scan. Takes the snapshots anew.
+    pub fn add_bulk_notes(&mut self) {
+        exec(
+            &mut self.db.superuser(),
+            &format!(
+                "INSERT INTO public.notes (tenant_id, body)
+                 SELECT t.id, t.slug || ' bulk ' || g
+                 FROM boards.tenants t, generate_series(1, {BULK_NOTES}) g
+                 WHERE t.slug IN ('tenant-a', 'tenant-b');
+                 ANALYZE public.notes;"
+            ),
+        );
+        self.remember();
+    }
+
+    /// The ids of `tenant`'s notes now (read as superuser), sorted.
+    pub fn note_ids(&self, tenant: &Tenant) -> Vec<String> {
+        let mut ids = column(
+            &mut self.db.superuser(),
+            &format!(
+                "SELECT id::text FROM public.notes WHERE tenant_id = '{}'",
+                tenant.id
+            ),
+        );
+        ids.sort();
+        ids
+    }
+
     /// A `boards_app` connection without a context.
     pub fn app(&self) -> Client {
         self.db.app()
@@ -188,6 +220,17 @@ fn assert_untouched(tenant: &Tenant, now: &[TableState]) {
             tenant.slug, before.table
         );
     }
+}
+
+/// Asserts every value is `tenant_id` and there are `expected` of them.
+#[track_caller]
+pub fn assert_all_of(what: &str, tenant_ids: &[String], tenant_id: &str, expected: i64) {
+    let foreign: Vec<&String> = tenant_ids.iter().filter(|t| *t != tenant_id).collect();
+    assert!(
+        foreign.is_empty(),
+        "{what}: rows of other tenants {foreign:?} (expected only {tenant_id})"
+    );
+    assert_eq!(tenant_ids.len() as i64, expected, "{what}: row count");
 }
 
 /// A valid token (an hour) of `subject` naming `tenant`, signed with the HS256 test key.

@@ -4,6 +4,7 @@ use postgres::error::DbError;
 
 pub mod deployment;
 pub mod fixture;
+pub mod parallel;
 pub mod settings;
 pub mod snapshot;
 pub mod sqlstate;
@@ -19,19 +20,20 @@ pub fn server_version_num(client: &mut postgres::Client) -> i32 {
         .unwrap_or_else(|e| panic!("server_version_num: {}", error_text(&e)))
 }
 
-/// Settings that make the next queries of a session run in parallel workers only. The
-/// forcing setting is `force_parallel_mode` before PostgreSQL 16, `debug_parallel_query` from
-/// 16 on; the statement picks the one the server has.
-pub const FORCE_PARALLEL: &str = "SELECT pg_catalog.set_config(
-         CASE WHEN pg_catalog.current_setting('server_version_num')::int >= 160000
-              THEN 'debug_parallel_query' ELSE 'force_parallel_mode' END, 'on', false);
-     SET parallel_setup_cost = 0;
-     SET parallel_tuple_cost = 0;
-     SET min_parallel_table_scan_size = 0;
-     SET max_parallel_workers_per_gather = 2;
-     SET parallel_leader_participation = off;";
+pub use parallel::FORCE_PARALLEL;
 
 pub use boards_tenant_harness as harness;
+
+/// base64url without padding (RFC 7515): token parts made by hand.
+pub fn base64url(bytes: impl AsRef<[u8]>) -> String {
+    use base64::Engine;
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+/// `s` as an SQL string literal (quotes doubled), for statements built as text.
+pub fn sql_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
 pub use boards_tenant_harness::error_text;
 
 /// Asserts that `result` failed in the server with SQLSTATE `code` (e.g. `"42501"`) and

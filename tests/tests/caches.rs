@@ -12,7 +12,9 @@ use std::thread;
 use boards_tenant_harness::jwt::{self, mint, test_kid};
 use boards_tenant_harness::postgres::{Client, Row};
 use boards_tenant_harness::{Cluster, ClusterOptions, TestDb};
-use boards_tenant_tests::{assert_sqlstate, assert_sqlstate_in, count, error_text, exec, text};
+use boards_tenant_tests::{
+    assert_sqlstate, assert_sqlstate_in, count, error_text, exec, sql_literal, text, waits,
+};
 use serde_json::{json, Value};
 
 use boards_tenant_tests::sqlstate::INSUFFICIENT_PRIVILEGE as ACCESS_DENIED;
@@ -190,23 +192,8 @@ fn across_a_commit(
         );
         (app, result)
     });
-    // Wait (bounded) until the statement is blocked on the lock.
-    let mut blocked = false;
-    for _ in 0..3000 {
-        let waiting = count(
-            &mut su,
-            &format!(
-                "SELECT count(*) FROM pg_stat_activity
-                 WHERE pid = {pid} AND wait_event_type = 'Lock' AND wait_event = 'advisory'"
-            ),
-        );
-        if waiting == 1 {
-            blocked = true;
-            break;
-        }
-        thread::sleep(std::time::Duration::from_millis(10));
-    }
-    assert!(blocked, "the statement never blocked on the handshake lock");
+    // Wait (bounded) until the statement is blocked on the handshake lock.
+    waits::until_blocked_on_lock(&mut su, pid, || statement.is_finished());
     exec(&mut db.admin(), change);
     exec(
         &mut su,
@@ -940,10 +927,6 @@ fn estimate(app: &mut Client, title: &str) -> f64 {
         .map(|row| row.get::<_, postgres::types::Json<Value>>(0).0)
         .unwrap_or_else(|e| panic!("EXPLAIN: {}", error_text(&e)));
     plan[0]["Plan"]["Plan Rows"].as_f64().unwrap_or(-1.0)
-}
-
-fn sql_literal(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "''"))
 }
 
 fn statistics_findings(admin: &mut Client) -> i64 {

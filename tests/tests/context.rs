@@ -5,8 +5,10 @@
 use boards_tenant_harness::jwt::{self, mint, test_kid};
 use boards_tenant_harness::postgres::Client;
 use boards_tenant_harness::{Cluster, TestDb};
+use boards_tenant_tests::fixture::{Layout, TwoTenants, BULK_NOTES};
+use boards_tenant_tests::parallel::{install_worker_probe, rows_from_workers, FORCE_PARALLEL};
 use boards_tenant_tests::{
-    assert_sqlstate, db_error, error_text, query_text, set_context, try_context,
+    assert_sqlstate, base64url, db_error, error_text, exec, query_text, set_context, try_context,
 };
 use serde_json::{json, Value};
 
@@ -462,8 +464,8 @@ fn token_refusals_each_have_their_own_message_and_sqlstate_28000() {
     let mut app = db.app();
     let good = claims(json!({"tenant": "acme-corp"}));
     let now = jwt::now();
-    let header_b64 = |h: &Value| base64_url(&h.to_string());
-    let payload = base64_url(&good.to_string());
+    let header_b64 = |h: &Value| base64url(h.to_string());
+    let payload = base64url(good.to_string());
     let unsigned = format!(
         "{}.{payload}.",
         header_b64(&json!({"alg": "none", "typ": "JWT"}))
@@ -515,34 +517,14 @@ fn token_refusals_each_have_their_own_message_and_sqlstate_28000() {
     }
 }
 
-fn base64_url(s: &str) -> String {
-    use std::fmt::Write;
-    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let bytes = s.as_bytes();
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let n =
-            chunk.iter().fold(0u32, |acc, b| (acc << 8) | u32::from(*b)) << (8 * (3 - chunk.len()));
-        for i in 0..=chunk.len() {
-            let index = ((n >> (18 - 6 * i)) & 63) as usize;
-            let _ = write!(
-                out,
-                "{}",
-                ALPHABET.get(index).map(|c| *c as char).unwrap_or('A')
-            );
-        }
-    }
-    out
-}
-
 #[test]
 fn tampered_tokens_are_refused() {
     let db = setup();
     let mut app = db.app();
     let token = hs256(claims(json!({"tenant": "acme-corp"})));
     let parts: Vec<&str> = token.split('.').collect();
-    let forged_payload = base64_url(&claims(json!({"tenant": "globex"})).to_string());
-    let forged_header = base64_url(&json!({"alg": "HS384", "kid": test_kid("HS256")}).to_string());
+    let forged_payload = base64url(claims(json!({"tenant": "globex"})).to_string());
+    let forged_header = base64url(json!({"alg": "HS384", "kid": test_kid("HS256")}).to_string());
     for tampered in [
         format!("{}.{forged_payload}.{}", parts[0], parts[2]),
         format!("{forged_header}.{}.{}", parts[1], parts[2]),
@@ -637,7 +619,7 @@ fn jwks_import_adds_keys_selected_by_kid_and_is_repeatable() {
     let mut admin = db.admin();
     let jwks = json!({"keys": [
         {"kty": "oct", "kid": "jwks-hs", "alg": "HS256",
-         "k": base64_url(jwt::hmac_secret()).trim_end_matches('=')}
+         "k": base64url(jwt::hmac_secret()).trim_end_matches('=')}
     ]});
     let added: i32 = admin
         .query_one("SELECT boards_jwt_import_jwks($1)", &[&jwks])
@@ -858,35 +840,47 @@ fn require_local_context_refuses_session_scope() {
 // ---------------------------------------------------------------------------------------------
 // Execution paths.
 
+/// The context reaches parallel workers: a scan whose every row a worker computed (its pid
+/// is not the session's) reports, from the workers' own context functions, the session's
+/// tenant, slug, subject and membership, and returns exactly the tenant's notes.
 #[test]
 fn parallel_workers_see_the_context() {
-    let db = setup();
-    let mut app = db.app();
-    slug_and_source(&mut app, &hs256(claims(json!({"tenant": "globex"}))), None);
-    app.batch_execute(boards_tenant_tests::FORCE_PARALLEL)
-        .unwrap_or_else(|e| panic!("{e}"));
-    let sql =
-        "SELECT boards_current_tenant_slug(), boards_current_subject() FROM generate_series(1, 3)";
-    // Executed, not only planned: workers must have launched (the leader does not take part).
-    let plan: Vec<String> = app
-        .query(&format!("EXPLAIN (ANALYZE, VERBOSE, COSTS OFF) {sql}"), &[])
-        .unwrap_or_else(|e| panic!("{}", error_text(&e)))
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
-    assert!(
-        plan.iter()
-            .any(|l| l.trim().starts_with("Workers Launched:") && !l.trim().ends_with(": 0")),
-        "no parallel worker ran: {plan:#?}"
+    let mut f = TwoTenants::in_cluster(
+        Cluster::shared(),
+        Layout {
+            boards: [1, 1],
+            app_owned_table: false,
+        },
     );
-    let rows = app
-        .query(sql, &[])
-        .unwrap_or_else(|e| panic!("{}", error_text(&e)));
-    assert_eq!(rows.len(), 3);
-    for row in rows {
-        assert_eq!(row.get::<_, Option<String>>(0).as_deref(), Some("globex"));
-        assert_eq!(row.get::<_, Option<String>>(1).as_deref(), Some("user123"));
+    f.add_bulk_notes();
+    install_worker_probe(&f.db);
+    let mut app = f.app_as(&f.a);
+    exec(&mut app, FORCE_PARALLEL);
+    let rows = rows_from_workers(
+        &mut app,
+        "boards_current_tenant()::text, boards_current_tenant_slug(), boards_current_subject(),
+         boards_current_user_id()::text, id::text",
+        "FROM public.notes",
+    );
+    let expected_context = [
+        f.a.id.as_str(),
+        "tenant-a",
+        "tenant-a-owner",
+        f.a.owner_id.as_str(),
+    ];
+    for row in &rows {
+        let context: Vec<Option<String>> = (1..=4).map(|i| row.get(i)).collect();
+        assert_eq!(
+            context,
+            expected_context.map(|v| Some(v.to_owned())),
+            "a worker's context functions"
+        );
     }
+    let mut seen: Vec<String> = rows.iter().map(|row| row.get(5)).collect();
+    seen.sort();
+    let own = f.note_ids(&f.a);
+    assert!(own.len() as i64 > BULK_NOTES, "fixture: A's notes");
+    assert_eq!(seen, own, "the workers' rows are exactly A's notes");
 }
 
 #[test]
@@ -1094,8 +1088,8 @@ fn garbage_tokens_get_errors_never_a_crash() {
     let db = setup();
     let mut app = db.app();
     let nested = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
-    let bomb_payload = base64_url(&format!(r#"{{"sub":"x","tenant":{nested}}}"#));
-    let header = base64_url(r#"{"alg":"HS256","kid":"test-hs256"}"#);
+    let bomb_payload = base64url(format!(r#"{{"sub":"x","tenant":{nested}}}"#));
+    let header = base64url(r#"{"alg":"HS256","kid":"test-hs256"}"#);
     let garbage = [
         String::new(),
         " ".into(),
@@ -1103,7 +1097,7 @@ fn garbage_tokens_get_errors_never_a_crash() {
         "....".into(),
         "eyJ.eyJ.x".into(),
         format!("{header}.{bomb_payload}.sig"),
-        format!("{header}.{}.sig", base64_url("not json")),
+        format!("{header}.{}.sig", base64url("not json")),
         "\u{0}".replace('\u{0}', "x"),
         "ŝ.ŝ.ŝ".into(),
     ];

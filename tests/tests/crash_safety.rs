@@ -12,12 +12,12 @@
 use std::process::Command;
 use std::sync::mpsc;
 use std::thread;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use boards_tenant_harness::jwt::{self, mint, test_kid};
 use boards_tenant_harness::postgres::{Client, Config, NoTls};
 use boards_tenant_harness::{Cluster, ClusterOptions, TestDb, ADMIN_ROLE, SUPERUSER};
-use boards_tenant_tests::{count, error_text, exec};
+use boards_tenant_tests::{count, error_text, exec, waits};
 use serde_json::json;
 
 /// The `default` tenant's fixed id (sql/schema.sql).
@@ -51,14 +51,10 @@ fn crash_cluster() -> Cluster {
     })
 }
 
-/// Polls `done` every 20 ms until it holds; panics with `what` after [`PATIENCE`].
+/// Polls `done` until it holds; panics with `what` after [`PATIENCE`].
 #[track_caller]
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let started = Instant::now();
-    while !done() {
-        assert!(started.elapsed() < PATIENCE, "timed out waiting for {what}");
-        thread::sleep(Duration::from_millis(20));
-    }
+fn wait_for(what: &str, done: impl FnMut() -> bool) {
+    waits::until(what, PATIENCE, done);
 }
 
 /// Sends SIGKILL to a server backend, crashes it as the OOM killer would.

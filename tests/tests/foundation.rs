@@ -244,20 +244,6 @@ fn app_role_cannot_alter_its_own_role_settings() {
 }
 
 #[test]
-fn app_role_cannot_read_the_bookkeeping_tables() {
-    let db = shared_db();
-    let mut app = db.app();
-    for table in ["boards.jwt_keys", "boards.protected_tables"] {
-        for sql in [
-            format!("SELECT * FROM {table}"),
-            format!("SELECT count(*) FROM {table}"),
-        ] {
-            assert_sqlstate_in(&sql, app.query(&sql, &[]), PERMISSION_DENIED);
-        }
-    }
-}
-
-#[test]
 fn admin_role_can_read_the_bookkeeping_tables() {
     let db = shared_db();
     let mut admin = db.admin();

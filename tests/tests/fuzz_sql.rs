@@ -29,7 +29,7 @@ use std::time::Instant;
 use boards_tenant_harness::jwt::{self, mint, test_kid};
 use boards_tenant_harness::postgres::Client;
 use boards_tenant_harness::{Cluster, TestDb, ADMIN_ROLE, APP_ROLE, SUPERUSER};
-use boards_tenant_tests::{error_text, exec};
+use boards_tenant_tests::{base64url, error_text, exec};
 use jsonwebtoken::EncodingKey;
 use serde_json::{json, Map, Value};
 
@@ -98,28 +98,6 @@ impl Rng {
         let span = (hi - lo) as u64 + 1;
         lo + (self.next() % span) as i64
     }
-}
-
-// ---------------------------------------------------------------------------------------
-// base64url, to build tokens by hand
-// ---------------------------------------------------------------------------------------
-
-fn b64(bytes: &[u8]) -> String {
-    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-    let mut out = String::with_capacity(bytes.len() * 4 / 3 + 4);
-    for chunk in bytes.chunks(3) {
-        let b = [
-            chunk[0],
-            chunk.get(1).copied().unwrap_or(0),
-            chunk.get(2).copied().unwrap_or(0),
-        ];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        let chars = chunk.len() + 1;
-        for i in 0..chars {
-            out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
-        }
-    }
-    out
 }
 
 fn signing_input(token: &str) -> &str {
@@ -496,7 +474,11 @@ fn happy_claims(rng: &mut Rng) -> Value {
 
 /// A token with an HS* signature by `secret` over exactly `header` and `payload` text.
 fn hmac_token(alg: &str, header: &str, payload: &str, secret: &[u8]) -> String {
-    let input = format!("{}.{}", b64(header.as_bytes()), b64(payload.as_bytes()));
+    let input = format!(
+        "{}.{}",
+        base64url(header.as_bytes()),
+        base64url(payload.as_bytes())
+    );
     let algorithm = match alg {
         "HS384" => jsonwebtoken::Algorithm::HS384,
         "HS512" => jsonwebtoken::Algorithm::HS512,
@@ -690,7 +672,7 @@ fn mutate(rng: &mut Rng, token: &str, world: &World) -> String {
         10 => {
             let garbage = match rng.below(3) {
                 0 => b64_text(rng, 120),
-                1 => b64(random_json(rng, 3).to_string().as_bytes()),
+                1 => base64url(random_json(rng, 3).to_string().as_bytes()),
                 _ => String::new(),
             };
             return replace_segment(token, rng.below(3), &garbage);
@@ -698,7 +680,7 @@ fn mutate(rng: &mut Rng, token: &str, world: &World) -> String {
         11 => {
             // Another payload under the old signature: the classic tampering.
             let claims = json!({"iat": now(), "sub": MEMBER, "tenant": rng.pick(ACTIVE_TENANTS), "exp": now() + 3600, "iss": ISSUER, "aud": AUDIENCE});
-            return replace_segment(token, 1, &b64(claims.to_string().as_bytes()));
+            return replace_segment(token, 1, &base64url(claims.to_string().as_bytes()));
         }
         12 => {
             for b in &mut bytes {
@@ -727,11 +709,11 @@ fn mutate(rng: &mut Rng, token: &str, world: &World) -> String {
 fn header_attack(rng: &mut Rng, world: &World) -> (String, Option<String>, Expect) {
     let claims = json!({"iat": now(), "sub": MEMBER, "tenant": rng.pick(ACTIVE_TENANTS), "exp": now() + 3600, "iss": ISSUER, "aud": AUDIENCE});
     let payload = claims.to_string();
-    let p64 = b64(payload.as_bytes());
+    let p64 = base64url(payload.as_bytes());
     match rng.below(9) {
         0 => {
             let alg = rng.pick(&["none", "None", "NONE", "nOnE"]);
-            let h = b64(format!(r#"{{"alg":"{alg}","typ":"JWT"}}"#).as_bytes());
+            let h = base64url(format!(r#"{{"alg":"{alg}","typ":"JWT"}}"#).as_bytes());
             let sig = if rng.chance(50) {
                 String::new()
             } else {
@@ -886,8 +868,8 @@ fn garbage(rng: &mut Rng) -> String {
         ),
         4 => format!(
             "{}.{}.{}",
-            b64(random_json(rng, 3).to_string().as_bytes()),
-            b64(random_json(rng, 3).to_string().as_bytes()),
+            base64url(random_json(rng, 3).to_string().as_bytes()),
+            base64url(random_json(rng, 3).to_string().as_bytes()),
             b64_text(rng, 90)
         ),
         5 => ".".repeat(rng.below(6)),
@@ -897,7 +879,7 @@ fn garbage(rng: &mut Rng) -> String {
         ),
         7 => "A".repeat(rng.range(65_000, 70_000)),
         8 => {
-            let mut t = format!("{}.", b64(br#"{"alg":"HS256","kid":"test-hs256"}"#));
+            let mut t = format!("{}.", base64url(br#"{"alg":"HS256","kid":"test-hs256"}"#));
             let target = rng.range(65_530, 65_540);
             while t.len() < target - 1 {
                 t.push('A');

@@ -19,7 +19,7 @@
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::{mpsc, Arc};
 use std::thread;
 use std::time::Instant;
 
@@ -28,7 +28,7 @@ use boards_tenant_harness::pgbouncer::{PgBouncer, PgBouncerOptions, PoolMode};
 use boards_tenant_harness::postgres::types::Type;
 use boards_tenant_harness::postgres::{Client, SimpleQueryMessage};
 use boards_tenant_harness::{Cluster, TestDb, APP_ROLE};
-use boards_tenant_tests::{assert_sqlstate, assert_sqlstate_in, error_text, exec};
+use boards_tenant_tests::{assert_sqlstate, assert_sqlstate_in, error_text, exec, waits};
 use serde_json::json;
 use uuid::Uuid;
 
@@ -773,11 +773,18 @@ fn transaction_pooling_concurrent_first_use_of_a_token_gets_one_membership() {
         .unwrap_or_else(|e| panic!("first use: {}", error_text(&e)))
         .get(0);
 
+    let (pid_sender, second_pid) = mpsc::channel::<i32>();
     let second = {
         let (bouncer, token) = (Arc::clone(&bouncer), tenant.token.clone());
         thread::spawn(move || {
             let mut second = bouncer.connect(APP_ROLE);
             exec(&mut second, "BEGIN");
+            // Inside the transaction the pool keeps this server backend for the client.
+            let pid: i32 = second
+                .query_one("SELECT pg_backend_pid()", &[])
+                .map(|row| row.get(0))
+                .unwrap_or_else(|e| panic!("pg_backend_pid(): {}", error_text(&e)));
+            let _ = pid_sender.send(pid);
             let user = second
                 .query_typed_one(SET_LOCAL_USER, &[(&token, Type::TEXT)])
                 .map(|row| row.get::<_, Uuid>(0));
@@ -786,27 +793,14 @@ fn transaction_pooling_concurrent_first_use_of_a_token_gets_one_membership() {
         })
     };
     // Wait until the second backend waits for the first one's uncommitted membership.
-    let mut su = db.superuser();
-    let started = Instant::now();
-    loop {
-        let waiting: i64 = su
-            .query_one(
-                "SELECT count(*) FROM pg_stat_activity
-                 WHERE datname = current_database() AND wait_event_type = 'Lock'
-                   AND query LIKE '%boards_set_tenant_from_jwt%'",
-                &[],
-            )
-            .map(|row| row.get(0))
-            .unwrap_or_else(|e| panic!("{}", error_text(&e)));
-        if waiting == 1 {
-            break;
-        }
-        assert!(
-            started.elapsed().as_secs() < 30,
-            "the second first use never waited for the first"
-        );
-        thread::sleep(std::time::Duration::from_millis(20));
-    }
+    let pid = second_pid
+        .recv()
+        .unwrap_or_else(|_| panic!("the second client ended before it began its transaction"));
+    waits::until_blocked_on_lock(&mut db.superuser(), pid, || second.is_finished());
+    assert!(
+        !second.is_finished(),
+        "the second first use did not wait for the first"
+    );
     exec(&mut first, "COMMIT");
     let second_user = second
         .join()

@@ -10,7 +10,10 @@ use std::sync::{Arc, Mutex};
 
 use boards_tenant_harness::postgres::{Client, Config, NoTls};
 use boards_tenant_harness::{Cluster, TestDb, APP_ROLE};
-use boards_tenant_tests::fixture::{token_for, Layout, TwoTenants, TENANT_TABLES};
+use boards_tenant_tests::fixture::{
+    assert_all_of, token_for, Layout, TwoTenants, BULK_NOTES, TENANT_TABLES,
+};
+use boards_tenant_tests::parallel::{install_worker_probe, rows_from_workers, workers_launched};
 use boards_tenant_tests::{
     assert_sqlstate, assert_sqlstate_in, column, count, db_error, error_text, exec, exec_params,
     query_text, text, FORCE_PARALLEL,
@@ -62,17 +65,6 @@ fn set_context(client: &mut Client, token: &str) -> (String, String) {
 #[track_caller]
 fn explain(client: &mut Client, sql: &str) -> String {
     column(client, &format!("EXPLAIN {sql}")).join("\n")
-}
-
-/// Asserts every value is `tenant_id` and there are `expected` of them.
-#[track_caller]
-fn assert_all_of(what: &str, tenant_ids: &[String], tenant_id: &str, expected: i64) {
-    let foreign: Vec<&String> = tenant_ids.iter().filter(|t| *t != tenant_id).collect();
-    assert!(
-        foreign.is_empty(),
-        "{what}: rows of other tenants {foreign:?} (expected only {tenant_id})"
-    );
-    assert_eq!(tenant_ids.len() as i64, expected, "{what}: row count");
 }
 
 /// A connection as `role` that records every NOTICE and WARNING the server sends.
@@ -452,21 +444,6 @@ fn without_a_context_nothing_is_visible_and_inserts_are_refused() {
 // ---------------------------------------------------------------------------------------------
 
 #[test]
-fn truncate_is_refused() {
-    let f = fixture();
-    let mut app = f.app_as(&f.a);
-    // public.notes got GRANT ALL (which includes TRUNCATE) from its creator.
-    for table in TENANT_TABLES {
-        let sql = format!("TRUNCATE {table}");
-        assert_sqlstate_in(&sql, app.batch_execute(&sql), PERMISSION_DENIED);
-    }
-    let sql = "TRUNCATE boards.boards CASCADE";
-    assert_sqlstate_in(sql, app.batch_execute(sql), PERMISSION_DENIED);
-    f.assert_a_untouched();
-    f.assert_b_untouched();
-}
-
-#[test]
 fn disabling_row_level_security_is_refused() {
     let f = fixture();
     let mut app = f.app_as(&f.a);
@@ -704,88 +681,32 @@ fn a_prepared_statement_uses_the_current_context_on_every_execution() {
     f.assert_b_untouched();
 }
 
+/// Rows read by parallel workers only (each row's computing pid is a worker's): exactly A's
+/// notes, whether the workers apply the policy alone or also compare each row with their own
+/// `boards_current_tenant()`; and the parallel count is A's.
 #[test]
 fn a_parallel_query_returns_exactly_own_rows() {
     let mut f = fixture();
-    exec(
-        &mut f.db.superuser(),
-        "INSERT INTO public.notes (tenant_id, body)
-         SELECT t.id, 'bulk ' || g FROM boards.tenants t, generate_series(1, 5000) g
-         WHERE t.slug IN ('tenant-a', 'tenant-b');
-         ANALYZE public.notes;",
-    );
-    f.remember();
+    f.add_bulk_notes();
+    install_worker_probe(&f.db);
     let mut app = f.app_as(&f.a);
     exec(&mut app, FORCE_PARALLEL);
-    let own = f.a.rows("public.notes");
-    assert!(own > 5000);
-
-    let plan = explain(&mut app, "SELECT count(*) FROM public.notes");
-    assert!(plan.contains("Gather"), "no Gather in the plan:\n{plan}");
-    let n = count(&mut app, "SELECT count(*) FROM public.notes");
-    assert_eq!(n, own, "parallel count");
-    let foreign = count(
-        &mut app,
-        &format!(
-            "SELECT count(*) FROM public.notes WHERE tenant_id <> '{}'",
-            f.a.id
-        ),
-    );
-    assert_eq!(foreign, 0, "parallel scan returned other tenants' rows");
-
-    // The workers evaluate boards_current_tenant() per row themselves here; with the leader
-    // not participating, every counted row comes from a worker.
-    let sql = "SELECT count(*) FROM public.notes WHERE tenant_id = boards_current_tenant()";
-    let plan = column(
-        &mut app,
-        &format!("EXPLAIN (ANALYZE, COSTS OFF, TIMING OFF, SUMMARY OFF) {sql}"),
-    )
-    .join("\n");
-    assert!(
-        plan.contains("Parallel Seq Scan"),
-        "not a parallel scan:\n{plan}"
-    );
-    let launched = plan
-        .lines()
-        .filter_map(|l| l.trim().strip_prefix("Workers Launched: "))
-        .filter_map(|n| n.parse::<u32>().ok())
-        .sum::<u32>();
-    assert!(launched >= 1, "no parallel worker was launched:\n{plan}");
-    assert_eq!(count(&mut app, sql), own, "rows seen by workers");
-    f.assert_b_untouched();
-}
-
-#[test]
-fn a_trigger_written_by_the_app_sees_only_own_rows() {
-    let f = fixture();
-    give_app_a_schema(&f);
-    let mut app = f.app_as(&f.a);
-    // The copy's column is not called tenant_id, so auto-protection leaves it alone: what it
-    // holds is whatever the trigger could read.
-    exec(
-        &mut app,
-        "CREATE TABLE evil.events (n int);
-         CREATE TABLE evil.loot (board_tenant uuid, title text);
-         CREATE FUNCTION evil.steal() RETURNS trigger LANGUAGE plpgsql AS $$
-         BEGIN
-             INSERT INTO evil.loot SELECT tenant_id, title FROM boards.boards;
-             INSERT INTO evil.loot SELECT tenant_id, body FROM public.notes;
-             RETURN NULL;
-         END $$;
-         CREATE TRIGGER steal AFTER INSERT ON evil.events
-             FOR EACH STATEMENT EXECUTE FUNCTION evil.steal();
-         INSERT INTO evil.events VALUES (1);",
-    );
-    let loot = column(
-        &mut f.db.superuser(),
-        "SELECT board_tenant::text FROM evil.loot",
-    );
-    assert_all_of(
-        "rows the trigger copied",
-        &loot,
-        &f.a.id,
-        f.a.rows("boards.boards") + f.a.rows("public.notes"),
-    );
+    let own = f.note_ids(&f.a);
+    assert!(own.len() as i64 > BULK_NOTES, "fixture: A's notes");
+    for rest in [
+        "FROM public.notes",
+        "FROM public.notes WHERE tenant_id = boards_current_tenant()",
+    ] {
+        let mut seen: Vec<String> = rows_from_workers(&mut app, "id::text", rest)
+            .iter()
+            .map(|row| row.get(1))
+            .collect();
+        seen.sort();
+        assert_eq!(seen, own, "{rest}: the rows parallel workers returned");
+    }
+    let sql = "SELECT count(*) FROM public.notes";
+    assert!(workers_launched(&mut app, sql) > 0, "{sql}: not parallel");
+    assert_eq!(count(&mut app, sql), own.len() as i64, "parallel count");
     f.assert_b_untouched();
 }
 
@@ -885,44 +806,6 @@ fn a_foreign_key_to_another_tenants_row_fails_without_revealing_it() {
     );
     assert_sqlstate(result, FOREIGN_KEY_VIOLATION);
     f.assert_a_untouched();
-    f.assert_b_untouched();
-}
-
-#[test]
-fn reusing_another_tenants_key_succeeds_without_touching_it() {
-    let f = fixture();
-    let mut app = f.app_as(&f.a);
-    let tenant = text(
-        &mut app,
-        "INSERT INTO boards.boards (id, owner_id, title)
-         VALUES ($1::text::uuid, $2::text::uuid, 'same id as a board of B')
-         RETURNING tenant_id::text",
-        &[&f.b.boards[0], &f.a.owner_id],
-    );
-    assert_eq!(tenant, f.a.id);
-    let tenant = text(
-        &mut app,
-        "INSERT INTO public.notes (id, body) VALUES ($1::text::uuid, 'same id as a note of B')
-         RETURNING tenant_id::text",
-        &[&f.b.notes[0]],
-    );
-    assert_eq!(tenant, f.a.id);
-    // An upsert on that key only ever sees A's row.
-    let n = exec_params(
-        &mut app,
-        "INSERT INTO public.notes (id, body) VALUES ($1::text::uuid, 'again')
-         ON CONFLICT (tenant_id, id) DO UPDATE SET body = 'upserted'",
-        &[&f.b.notes[0]],
-    );
-    assert_eq!(n, 1);
-    let mine = column(
-        &mut app,
-        &format!(
-            "SELECT body FROM public.notes WHERE id = '{}'",
-            f.b.notes[0]
-        ),
-    );
-    assert_eq!(mine, ["upserted"]);
     f.assert_b_untouched();
 }
 

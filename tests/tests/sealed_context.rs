@@ -8,13 +8,16 @@ use boards_tenant_core::seal::seal;
 use boards_tenant_harness::jwt::{self, mint, test_kid};
 use boards_tenant_harness::postgres::Client;
 use boards_tenant_harness::{Cluster, TestDb};
+use boards_tenant_tests::parallel::{install_worker_probe, rows_from_workers};
 use boards_tenant_tests::{
-    assert_sqlstate_in, column, exec, query_text, set_context, FORCE_PARALLEL,
+    assert_sqlstate_in, column, exec, query_text, set_context, waits, FORCE_PARALLEL,
 };
 use serde_json::json;
 
 const SECRET: &str = "this-cluster-s-sealing-secret-0123456789";
 const OTHER_SECRET: &str = "another-cluster-s-secret-9876543210abcdef";
+/// How long the wall clock may take to pass a few seconds (a stalled machine, not a slow one).
+const CLOCK_PATIENCE: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// A database with a sealing secret and two tenants, `acme` and `globex`, each with an owner
 /// `<slug>-owner` and one board.
@@ -144,19 +147,47 @@ fn a_sealed_context_gives_another_backend_exactly_the_same_context() {
         query_text(&mut worker, "SELECT boards_current_tenant()::text", &[]),
         None
     );
-    // Parallel workers of the worker backend get it with the other settings.
+    // Parallel workers of the worker backend get it with the other settings: every row a
+    // worker computed names acme, and they are acme's boards. Enough boards for a parallel
+    // scan: a plan over one board is an index scan under the policy's init plan, which
+    // PostgreSQL 15 does not run in a worker even when forced to.
+    exec(
+        &mut db.superuser(),
+        "INSERT INTO boards.boards (tenant_id, owner_id, title)
+         SELECT tenant_id, owner_id, 'bulk ' || g FROM boards.boards, generate_series(1, 5000) g;
+         ANALYZE boards.boards;",
+    );
+    let mut acme_titles = column(
+        &mut db.superuser(),
+        "SELECT b.title FROM boards.boards b JOIN boards.tenants t ON t.id = b.tenant_id
+         WHERE t.slug = 'acme'",
+    );
+    acme_titles.sort();
+    install_worker_probe(&db);
     exec(&mut worker, FORCE_PARALLEL);
     exec(&mut worker, "BEGIN");
     exec(
         &mut worker,
         &format!("SET LOCAL boards.sealed_context = '{sealed}'"),
     );
-    let slugs = column(
+    let in_workers: Vec<(Option<String>, String)> = rows_from_workers(
         &mut worker,
-        "SELECT DISTINCT boards_current_tenant_slug() FROM boards.boards",
-    );
+        "boards_current_tenant_slug(), title",
+        "FROM boards.boards",
+    )
+    .iter()
+    .map(|row| (row.get(1), row.get(2)))
+    .collect();
     exec(&mut worker, "COMMIT");
-    assert_eq!(slugs, vec!["acme".to_owned()]);
+    assert!(
+        in_workers
+            .iter()
+            .all(|(slug, _)| slug.as_deref() == Some("acme")),
+        "a worker named another tenant than acme"
+    );
+    let mut titles: Vec<String> = in_workers.into_iter().map(|(_, title)| title).collect();
+    titles.sort();
+    assert_eq!(titles, acme_titles, "the boards the workers read");
 }
 
 #[test]
@@ -246,18 +277,19 @@ fn a_seal_never_outlives_its_token() {
         in_worker(&mut worker, &sealed).slug.as_deref(),
         Some("acme")
     );
-    // Wait until the token has expired (bounded), then replay the seal.
-    while jwt::now() <= expires {
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
+    // Wait until the token has expired (the clock, not another session: a bounded poll),
+    // then replay the seal.
+    waits::until("the token to expire", CLOCK_PATIENCE, || {
+        jwt::now() > expires
+    });
     assert_nothing(&in_worker(&mut worker, &sealed), "after the token expired");
     // And boards.seal_lifetime caps a token that lives longer.
     db.set("boards.seal_lifetime", "1");
     let short = self::sealed(&db, &token("acme", jwt::now() + 3600));
     let start = jwt::now();
-    while jwt::now() <= start + 1 {
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
+    waits::until("boards.seal_lifetime to pass", CLOCK_PATIENCE, || {
+        jwt::now() > start + 1
+    });
     assert_nothing(
         &in_worker(&mut db.app(), &short),
         "after boards.seal_lifetime",
