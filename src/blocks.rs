@@ -9,7 +9,7 @@
 //! of `boards.subject_blocks`, inserts included, invalidates, sql/finalize.sql) and filled only
 //! from the latest committed state, like the other security caches (`invalidation.rs`).
 
-use boards_tenant_core::cache::FastHashMap;
+use boards_tenant_core::cache::{Admission, FastHashMap};
 use std::cell::{Cell, RefCell};
 
 use pgrx::pg_sys;
@@ -82,12 +82,11 @@ pub fn subject_blocked(subject: &str) -> ExtResult<bool> {
 fn remember(subject: &str, blocked: bool) {
     let bytes = subject.len().saturating_add(64);
     let budget = crate::settings::cache_budget_bytes() / 16;
-    let full = SUBJECTS.with(|s| s.borrow().len()) >= CACHE_ENTRIES
-        || SUBJECT_BYTES.with(|b| b.get()).saturating_add(bytes) > budget;
-    if full {
-        forget_subjects();
-    }
-    if bytes > budget {
+    let (entries, used) = (
+        SUBJECTS.with(|s| s.borrow().len()),
+        SUBJECT_BYTES.with(|b| b.get()),
+    );
+    if !Admission::of(entries, CACHE_ENTRIES, used, bytes, budget).apply(forget_subjects) {
         return;
     }
     SUBJECTS.with(|s| s.borrow_mut().insert(subject.to_owned(), blocked));

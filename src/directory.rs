@@ -4,7 +4,7 @@
 //! `registration.rs`, `invitations.rs`) and the ones that check them (`tenant_status.rs`,
 //! `roles.rs`, `auth.rs`) sit above it.
 
-use boards_tenant_core::cache::FastHashMap;
+use boards_tenant_core::cache::{Admission, FastHashMap};
 use std::cell::{Cell, RefCell};
 
 use boards_tenant_core::claims::TenantRef;
@@ -116,12 +116,11 @@ fn remember_tenant(tenant: &TenantRow, table: pg_sys::Oid, generation: invalidat
     }
     let bytes = tenant.approximate_bytes();
     let budget = settings::cache_budget_bytes() / 8;
-    let full = TENANTS.with(|t| t.borrow().len()) >= CACHE_ENTRIES
-        || TENANT_BYTES.with(|b| b.get()).saturating_add(bytes) > budget;
-    if full {
-        forget_tenants();
-    }
-    if bytes > budget {
+    let (entries, used) = (
+        TENANTS.with(|t| t.borrow().len()),
+        TENANT_BYTES.with(|b| b.get()),
+    );
+    if !Admission::of(entries, CACHE_ENTRIES, used, bytes, budget).apply(forget_tenants) {
         return;
     }
     TENANTS.with(|t| t.borrow_mut().insert(tenant.id, tenant.clone()));
@@ -201,28 +200,29 @@ pub fn existing(slug: &str) -> ExtResult<TenantRow> {
 
 /// Serializes membership changes of one tenant (last-owner checks must not race).
 pub fn lock_tenant(slug: &str) -> ExtResult<TenantRow> {
-    db::rows_mut(
+    locked(
         "SELECT id, slug, status FROM boards.tenants WHERE slug = $1 FOR UPDATE",
-        &[slug.into()],
-        tenant_of,
-    )?
-    .into_iter()
-    .flatten()
-    .next()
-    .ok_or_else(|| ExtError::TenantNotFound(slug.to_owned()))
+        slug.into(),
+        slug,
+    )
 }
 
 /// Like [`lock_tenant`], by id (the self-service functions know their tenant by the context's id).
 pub fn lock_tenant_id(id: pgrx::Uuid) -> ExtResult<TenantRow> {
-    db::rows_mut(
+    locked(
         "SELECT id, slug, status FROM boards.tenants WHERE id = $1 FOR UPDATE",
-        &[id.into()],
-        tenant_of,
-    )?
-    .into_iter()
-    .flatten()
-    .next()
-    .ok_or_else(|| ExtError::TenantNotFound(id.to_string()))
+        id.into(),
+        &id.to_string(),
+    )
+}
+
+/// The one tenant row `sql` locks, or 42704 naming `shown`.
+fn locked(sql: &str, key: pgrx::datum::DatumWithOid, shown: &str) -> ExtResult<TenantRow> {
+    db::rows_mut(sql, &[key], tenant_of)?
+        .into_iter()
+        .flatten()
+        .next()
+        .ok_or_else(|| ExtError::TenantNotFound(shown.to_owned()))
 }
 
 /// The subject's user row in the tenant: its membership.
@@ -272,12 +272,11 @@ pub fn member(tenant_id: pgrx::Uuid, subject: &str) -> ExtResult<Option<Member>>
 fn remember_member(tenant_id: pgrx::Uuid, subject: &str, found: &Member) {
     let bytes = subject.len().saturating_add(128);
     let budget = settings::cache_budget_bytes() / 4;
-    let full = MEMBER_ENTRIES.with(|n| n.get()) >= CACHE_ENTRIES
-        || MEMBER_BYTES.with(|b| b.get()).saturating_add(bytes) > budget;
-    if full {
-        forget_members();
-    }
-    if bytes > budget {
+    let (entries, used) = (
+        MEMBER_ENTRIES.with(|n| n.get()),
+        MEMBER_BYTES.with(|b| b.get()),
+    );
+    if !Admission::of(entries, CACHE_ENTRIES, used, bytes, budget).apply(forget_members) {
         return;
     }
     MEMBERS.with(|m| {

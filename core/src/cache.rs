@@ -24,6 +24,41 @@ use crate::jwt::VerifiedToken;
 /// SipHash's flooding resistance is not what protects them; its cost is paid per request.
 pub type FastHashMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
+/// What a bounded per-backend cache does with a new entry: the rule the extension's caches of
+/// tenants, memberships and subject blocks share. Past its entry or byte bound the cache
+/// restarts empty rather than evicting entry by entry (cheap, and the working set refills it);
+/// an entry larger than the whole budget is not kept at all.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Admission {
+    /// Empty the cache before taking the entry.
+    pub restart: bool,
+    /// Keep the entry (after the restart, if any).
+    pub keep: bool,
+}
+
+impl Admission {
+    pub fn of(
+        entries: usize,
+        max_entries: usize,
+        used_bytes: usize,
+        bytes: usize,
+        budget: usize,
+    ) -> Self {
+        Admission {
+            restart: entries >= max_entries || used_bytes.saturating_add(bytes) > budget,
+            keep: bytes <= budget,
+        }
+    }
+
+    /// Empties the cache (`forget`) if it must restart; whether to keep the entry.
+    pub fn apply(self, forget: impl FnOnce()) -> bool {
+        if self.restart {
+            forget();
+        }
+        self.keep
+    }
+}
+
 /// Rough per-value overhead of a parsed JSON value (enum tag, allocation headers, map slot).
 const VALUE_OVERHEAD: usize = 32;
 
@@ -213,6 +248,30 @@ fn claims_bytes(claims: &serde_json::Map<String, Value>) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn admission_restarts_past_either_bound_and_refuses_what_no_budget_holds() {
+        let take = Admission {
+            restart: false,
+            keep: true,
+        };
+        assert_eq!(Admission::of(0, 10, 0, 5, 100), take);
+        assert_eq!(Admission::of(9, 10, 95, 5, 100), take);
+        let restart = Admission {
+            restart: true,
+            keep: true,
+        };
+        assert_eq!(Admission::of(10, 10, 0, 5, 100), restart);
+        assert_eq!(Admission::of(1, 10, 96, 5, 100), restart);
+        assert_eq!(Admission::of(0, 10, usize::MAX, 5, 100), restart);
+        assert_eq!(
+            Admission::of(0, 10, 0, 101, 100),
+            Admission {
+                restart: true,
+                keep: false
+            }
+        );
+    }
     use crate::algorithm::Algorithm;
     use serde_json::{json, Map};
 
