@@ -432,3 +432,85 @@ fn a_slice_of_postgresql_ddl_behaves_exactly_as_without_the_extension() {
         );
     }
 }
+
+/// Registry rows whose table is gone from the catalog: what a DROP that the `sql_drop`
+/// trigger missed leaves behind (a dropped table's `regclass` prints as a bare number, so a
+/// lookup by name cannot see them).
+const DANGLING_REGISTRY_ROWS: &str = "SELECT count(*) FROM boards.protected_tables p
+     WHERE NOT EXISTS (SELECT FROM pg_catalog.pg_class c WHERE c.oid = p.tbl)";
+
+/// The `sql_drop` half of the guard (src/ddl_scope.rs, reading the dropped objects without a
+/// query: src/dropped_objects.rs): however a protected table goes (alone, beside unprotected
+/// ones, with its schema), its registry row goes with it; its tenant policy dropped while the
+/// table stays is refused, for a temporary table too (whose policy PostgreSQL reports in
+/// schema `pg_temp`).
+#[test]
+fn dropped_protected_tables_leave_the_registry_and_their_tenant_policy_cannot_go_alone() {
+    let cluster = Cluster::shared();
+    let db = app_database(cluster);
+    exec(
+        &mut db.superuser(),
+        "CREATE SCHEMA app_gone AUTHORIZATION boards_app",
+    );
+    let mut app = db.app();
+    exec(
+        &mut app,
+        "CREATE TABLE app.alone (tenant_id uuid, id int);
+         CREATE TABLE app.beside (tenant_id uuid, id int);
+         CREATE TABLE app.unprotected (id int);
+         CREATE TABLE app.stays (tenant_id uuid, id int);
+         CREATE TABLE app_gone.one (tenant_id uuid, id int);
+         CREATE TABLE app_gone.two (tenant_id uuid, id int);",
+    );
+    let mut superuser = db.superuser();
+    let registered = |superuser: &mut Client| {
+        count(
+            superuser,
+            "SELECT count(*) FROM boards.protected_tables
+             WHERE tbl::text LIKE 'app.%' OR tbl::text LIKE 'app_gone.%'",
+        )
+    };
+    assert_eq!(registered(&mut superuser), 5, "auto-protected");
+    let drops = [
+        ("DROP TABLE app.alone", 4),
+        ("DROP TABLE app.unprotected, app.beside", 3),
+        ("DROP SCHEMA app_gone CASCADE", 1),
+    ];
+    for (sql, left) in drops {
+        exec(&mut app, sql);
+        assert_eq!(
+            count(&mut superuser, DANGLING_REGISTRY_ROWS),
+            0,
+            "{sql}: the registry forgot the dropped tables"
+        );
+        assert_eq!(registered(&mut superuser), left, "{sql}");
+    }
+    assert_sqlstate_in(
+        "DROP POLICY on a protected table that stays",
+        app.batch_execute("DROP POLICY boards_tenant_isolation ON app.stays"),
+        PERMISSION_DENIED,
+    );
+    assert_eq!(
+        registered(&mut superuser),
+        1,
+        "app.stays is still protected"
+    );
+
+    let mut admin = db.admin();
+    exec(
+        &mut admin,
+        "CREATE TEMP TABLE scratch (tenant_id uuid, id int);
+         SELECT boards_tenant_protect('pg_temp.scratch');",
+    );
+    assert_sqlstate_in(
+        "DROP POLICY on a protected temporary table",
+        admin.batch_execute("DROP POLICY boards_tenant_isolation ON pg_temp.scratch"),
+        PERMISSION_DENIED,
+    );
+    exec(&mut admin, "DROP TABLE pg_temp.scratch");
+    assert_eq!(
+        count(&mut superuser, DANGLING_REGISTRY_ROWS),
+        0,
+        "DROP of a protected temporary table: the registry forgot it"
+    );
+}
