@@ -91,19 +91,18 @@ fn assert_guarded(db: &TestDb<'_>, app: &mut Client, table: &str, owns_tenant_co
     }
     exec(
         app,
-        &format!("GRANT TRUNCATE ON {table} TO boards_tenant_admin, PUBLIC"),
+        &format!("GRANT TRUNCATE, TRIGGER, REFERENCES ON {table} TO boards_tenant_admin, PUBLIC"),
     );
-    let truncate_holders = count(
-        &mut db.superuser(),
-        &format!(
-            "SELECT count(*) FROM aclexplode((SELECT relacl FROM pg_class WHERE oid = '{table}'::regclass)) a
-             WHERE a.privilege_type = 'TRUNCATE' AND a.grantee = 0"
-        ),
-    );
-    assert_eq!(
-        truncate_holders, 0,
-        "TRUNCATE granted to PUBLIC on {table} stays"
-    );
+    for privilege in ["TRUNCATE", "TRIGGER", "REFERENCES"] {
+        let holders = count(
+            &mut db.superuser(),
+            &format!(
+                "SELECT count(*) FROM aclexplode((SELECT relacl FROM pg_class WHERE oid = '{table}'::regclass)) a
+                 WHERE a.privilege_type = '{privilege}' AND a.grantee = 0"
+            ),
+        );
+        assert_eq!(holders, 0, "{privilege} granted to PUBLIC on {table} stays");
+    }
 }
 
 #[test]
@@ -512,5 +511,65 @@ fn dropped_protected_tables_leave_the_registry_and_their_tenant_policy_cannot_go
         count(&mut superuser, DANGLING_REGISTRY_ROWS),
         0,
         "DROP of a protected temporary table: the registry forgot it"
+    );
+}
+
+/// The second rule for materialized views (src/ddl_guard.rs, `refuse_capture_under_a_context`):
+/// under a tenant context none is created or refreshed, whatever its query reads (here, an
+/// unprotected table: a function in the query could read protected ones unseen); without a
+/// context both are allowed.
+#[test]
+fn no_materialized_view_is_filled_under_a_tenant_context() {
+    let cluster = Cluster::shared();
+    let db = app_database(cluster);
+    exec(
+        &mut db.superuser(),
+        "CREATE SCHEMA admin_space AUTHORIZATION boards_admin",
+    );
+    let mut admin = db.admin();
+    exec(
+        &mut admin,
+        "CREATE TABLE admin_space.plain (id int);
+         CREATE MATERIALIZED VIEW admin_space.filled_without AS SELECT id FROM admin_space.plain;",
+    );
+    exec(&mut admin, "SELECT boards_set_tenant('default')");
+    assert_sqlstate_in(
+        "CREATE MATERIALIZED VIEW under a tenant context",
+        admin.batch_execute(
+            "CREATE MATERIALIZED VIEW admin_space.filled_under AS SELECT id FROM admin_space.plain",
+        ),
+        PERMISSION_DENIED,
+    );
+    assert_sqlstate_in(
+        "REFRESH MATERIALIZED VIEW under a tenant context",
+        admin.batch_execute("REFRESH MATERIALIZED VIEW admin_space.filled_without"),
+        PERMISSION_DENIED,
+    );
+    exec(&mut admin, "SELECT boards_reset_tenant()");
+    exec(
+        &mut admin,
+        "REFRESH MATERIALIZED VIEW admin_space.filled_without",
+    );
+}
+
+/// The extension's own tables keep the privileges the extension gave them (src/grants.rs),
+/// whoever grants more: a superuser's GRANT on the registry is taken back at once.
+#[test]
+fn a_grant_on_the_extension_tables_is_taken_back() {
+    let cluster = Cluster::shared();
+    let db = app_database(cluster);
+    let mut superuser = db.superuser();
+    exec(
+        &mut superuser,
+        "GRANT SELECT, DELETE ON boards.protected_tables TO boards_app",
+    );
+    assert_eq!(
+        count(
+            &mut superuser,
+            "SELECT count(*) FROM (VALUES ('SELECT'), ('DELETE')) p (privilege)
+             WHERE has_table_privilege('boards_app', 'boards.protected_tables', p.privilege)"
+        ),
+        0,
+        "the app role holds a privilege on the registry"
     );
 }
