@@ -213,6 +213,15 @@ pub fn run(sql: &str, args: &[DatumWithOid]) -> ExtResult<()> {
     Ok(pinned(|| Spi::run_with_args(sql, args))?)
 }
 
+/// Runs a fixed statement for its effect through a kept plan (`plan_cache.rs`): for the
+/// statements of the hot DDL paths, which `run` would parse and plan on every execution.
+pub fn run_kept(sql: &str, args: &[DatumWithOid]) -> ExtResult<()> {
+    writable()?;
+    Ok(pinned(|| {
+        Spi::connect_mut(|c| plan_cache::update(c, sql, None, args).map(drop))
+    })?)
+}
+
 /// Runs a read-only query and maps every row. Read-only matters on the hot path: a write
 /// would assign a transaction id and make the caller's commit wait for WAL.
 pub fn rows<R>(

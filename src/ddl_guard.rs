@@ -267,11 +267,12 @@ mod boards {
         Ok(on_ddl_command_end()?)
     }
 
-    /// Called by the `sql_drop` event trigger function; not for direct use.
+    /// Called by the `sql_drop` event trigger function; not for direct use. No settings pinned
+    /// up front: a DROP usually runs no query here (`dropped_objects.rs`), and the registry
+    /// update that a dropped protected table needs pins them itself (`db.rs`).
     #[pg_extern(volatile, parallel_unsafe, security_definer)]
     #[search_path(pg_catalog, pg_temp)]
     fn on_sql_drop_internal() -> SqlResult<()> {
-        let _pinned = db::PinnedSettings::pin();
         Ok(on_sql_drop()?)
     }
 }

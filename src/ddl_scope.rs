@@ -16,6 +16,7 @@ use std::cell::RefCell;
 use pgrx::pg_sys;
 
 use crate::db;
+use crate::dropped_objects::{self, DroppedKind};
 use crate::error::ExtResult;
 use crate::policy::{DEFAULT_TENANT_COLUMN, POLICY_NAME};
 
@@ -162,41 +163,48 @@ pub fn current_command() -> ExtResult<CommandScope> {
 /// The `sql_drop` half: forgets dropped protected tables in the registry, and remembers the
 /// tables whose tenant policy was dropped while they stay, for the guard at `ddl_command_end`.
 /// The registry is touched only when the command dropped a tenant policy: every protected
-/// table has one, and dropping the table drops it too.
+/// table has one, and dropping the table drops it too. Reading the dropped objects runs no
+/// query (`dropped_objects.rs`): a DROP of anything but a protected table runs none here.
 pub fn record_dropped_objects() -> ExtResult<()> {
-    let dropped = db::rows(
-        "SELECT d.object_type = 'policy',
-                d.objid,
-                CASE WHEN d.object_type = 'policy' THEN pg_catalog.to_regclass(
-                    pg_catalog.quote_ident(d.address_names[1]) || '.'
-                    || pg_catalog.quote_ident(d.address_names[2]))::oid END
-         FROM pg_catalog.pg_event_trigger_dropped_objects() d
-         WHERE (d.classid = 'pg_catalog.pg_class'::pg_catalog.regclass AND d.objsubid = 0
-                AND d.object_type = 'table')
-            OR (d.object_type = 'policy' AND d.address_names[3] = $1)",
-        &[POLICY_NAME.into()],
-        |row| {
-            Ok((
-                row.get::<bool>(1)?.unwrap_or(false),
-                row.get::<pg_sys::Oid>(2)?,
-                row.get::<pg_sys::Oid>(3)?,
-            ))
-        },
-    )?;
     let mut dropped_tables = Vec::new();
     let mut tenant_policy_went_with_its_table = false;
-    for (is_policy, objid, policy_table) in dropped {
-        match (is_policy, policy_table) {
-            (true, Some(table)) => POLICY_DROPPED_ON.with(|p| p.borrow_mut().push(table)),
-            (true, None) => tenant_policy_went_with_its_table = true,
-            (false, _) => dropped_tables.extend(objid),
+    for object in dropped_objects::dropped_objects()? {
+        match object.kind {
+            DroppedKind::Table => dropped_tables.push(object.objid),
+            DroppedKind::Policy
+                if object.address_names.get(2).map(String::as_str) == Some(POLICY_NAME) =>
+            {
+                match surviving_table(&object.address_names) {
+                    Some(table) => POLICY_DROPPED_ON.with(|p| p.borrow_mut().push(table)),
+                    None => tenant_policy_went_with_its_table = true,
+                }
+            }
+            DroppedKind::Policy | DroppedKind::Other => {}
         }
     }
     if tenant_policy_went_with_its_table && !dropped_tables.is_empty() {
-        db::run(
+        db::run_kept(
             "DELETE FROM boards.protected_tables WHERE tbl = ANY ($1::oid[]::regclass[])",
             &[dropped_tables.into()],
         )?;
     }
     Ok(())
+}
+
+/// The table of a dropped policy (`address_names`: schema, table, policy), if it still exists:
+/// at `sql_drop` the objects the command dropped are gone from the catalog already. Resolved
+/// as `to_regclass('schema.table')` would: `pg_temp` names the session's temporary schema.
+fn surviving_table(address_names: &[String]) -> Option<pg_sys::Oid> {
+    let schema = std::ffi::CString::new(address_names.first()?.as_str()).ok()?;
+    let table = std::ffi::CString::new(address_names.get(1)?.as_str()).ok()?;
+    // SAFETY: catalog lookups by name; missing_ok gives InvalidOid for a dropped schema, and
+    // get_relname_relid gives it for a missing table.
+    let oid = unsafe {
+        let namespace = pg_sys::LookupExplicitNamespace(schema.as_ptr(), true);
+        if namespace == pg_sys::Oid::INVALID {
+            return None;
+        }
+        pg_sys::get_relname_relid(table.as_ptr(), namespace)
+    };
+    (oid != pg_sys::Oid::INVALID).then_some(oid)
 }

@@ -21,6 +21,7 @@ mod ddl_guard;
 mod ddl_scope;
 mod diagnostics;
 mod directory;
+mod dropped_objects;
 mod error;
 mod grants;
 mod invalidation;
