@@ -10,11 +10,6 @@
 # extension installed in it (install_extension), in a throwaway cluster. Run as root (the server runs as postgres).
 set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-source "$BENCH_DIR/../scripts/lib.sh"
-# BENCH_PG_CONFIG: the PostgreSQL tree to measure (default: scripts/lib.sh's PostgreSQL 15).
-[ -n "${BENCH_PG_CONFIG:-}" ] && use_pg 15 "$BENCH_PG_CONFIG"
-trap stop_cluster EXIT
-# One DO block creates thousands of tables: each holds a lock until it commits.
-start_cluster "max_locks_per_transaction = 1024" "shared_buffers = 512MB" "fsync = off"
+source "$BENCH_DIR/ddl/cluster.sh"
 PATH="$("$PG_CONFIG" --bindir):$PATH" python3 "$BENCH_DIR/ddl/ddl.py" \
     --command "bash bench/ddl.sh $*" "$@"

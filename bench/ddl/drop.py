@@ -16,18 +16,14 @@ Two measures, as bench/ddl/ddl.py and bench/instructions.py take them:
 """
 
 import argparse
-import glob
 import os
-import shutil
 import statistics
-import subprocess
 import sys
-import time
 
 BENCH = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, BENCH)
 sys.path.insert(0, os.path.join(BENCH, "ddl"))
-import instructions  # noqa: E402
+from callgrind import counting_server, per_statement  # noqa: E402
 from ddl import HOSTILE, psql, timed  # noqa: E402
 
 SAME_SHAPE = """CREATE TABLE bench.s{n} (tenant_id uuid DEFAULT gen_random_uuid(), a int);
@@ -60,46 +56,16 @@ def drops(first, n):
 
 
 def by_instructions(pgdata):
-    outdir = os.path.join(os.path.dirname(pgdata), "callgrind")
-    os.makedirs(outdir, exist_ok=True)
-    if os.geteuid() == 0:
-        subprocess.run(["chown", "postgres:", outdir], check=True)
-    instructions._pg_ctl(pgdata, "-m", "fast", "stop")
-    bindir = instructions._bindir()
-    server = subprocess.Popen(
-        instructions._as_server(["valgrind", "--tool=callgrind", "--quiet",
-                                 f"--callgrind-out-file={outdir}/cg.%p",
-                                 os.path.join(bindir, "postgres"), "-D", pgdata, "-c", "autovacuum=off"]),
-        stdout=subprocess.DEVNULL, stderr=open(os.path.join(outdir, "server.log"), "w"))
-    try:
-        for _ in range(600):
-            if subprocess.run([os.path.join(bindir, "pg_isready"), "-q"]).returncode == 0:
-                break
-            time.sleep(1)
-        seen = set()
-
-        def counted(db, sql):
-            """Runs `sql` in one session; the instructions its backend took (its file is
-            written when it exits: waiting for it keeps it from being taken for the next)."""
-            psql(db, sql)
-            return instructions._total(instructions._backend_file(outdir, seen))
-
+    with counting_server(pgdata) as counted:
         databases(counted)
         for label, absent, present in CASES:
             per = {}
             for db, template in (("ddl_absent", absent), ("ddl_present", present)):
                 make(db, template, SHORT + LONG, counted)
-                totals = [counted(db, drops(first, n)) for first, n in ((0, SHORT), (SHORT, LONG))]
-                per[db] = round((totals[1] - totals[0]) / (LONG - SHORT))
+                per[db] = per_statement(counted, db, drops, SHORT, LONG)
             print(f"{label}: without the extension {per['ddl_absent']:,} instructions per DROP, "
                   f"with it {per['ddl_present']:,}: {per['ddl_present'] - per['ddl_absent']:+,}",
                   flush=True)
-    finally:
-        subprocess.run(instructions._as_server([os.path.join(bindir, "pg_ctl"), "-D", pgdata, "-m", "fast",
-                                                "-w", "-t", "600", "stop"]), stdout=subprocess.DEVNULL)
-        server.wait()
-        shutil.rmtree(outdir, ignore_errors=True)
-        instructions._pg_ctl(pgdata, "-l", os.path.join(os.path.dirname(pgdata), "server.log"), "start")
 
 
 def by_time(statements, repeat):

@@ -8,8 +8,5 @@
 # extension installed in it, in a throwaway cluster. --instructions needs valgrind. Run as root.
 set -euo pipefail
 BENCH_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-source "$BENCH_DIR/../scripts/lib.sh"
-[ -n "${BENCH_PG_CONFIG:-}" ] && use_pg 15 "$BENCH_PG_CONFIG"
-trap stop_cluster EXIT
-start_cluster "max_locks_per_transaction = 1024" "shared_buffers = 512MB" "fsync = off"
+source "$BENCH_DIR/ddl/cluster.sh"
 PATH="$("$PG_CONFIG" --bindir):$PATH" python3 "$BENCH_DIR/ddl/drop.py" --pgdata "$CLUSTER_DIR/data" "$@"
