@@ -20,7 +20,7 @@
 # tests fail and lose the statements it swallowed, in both modes alike.
 #
 # Each run gets a fresh cluster (scripts/lib.sh start_cluster, so the library is preloaded in
-# both modes: the extension requires it) and pg_regress creates the database "regression" from
+# both modes: the recommended set-up) and pg_regress creates the database "regression" from
 # template0 as `make installcheck` does; in the "present" mode it then runs CREATE EXTENSION
 # boards_tenant in it (--load-extension), so the extension is there before the first test, as
 # in a user's database that has it. The suite's only other database (database.sql's
