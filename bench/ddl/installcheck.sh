@@ -8,14 +8,15 @@
 #   BENCH_PG_CONFIG=<tree>/bin/pg_config bash bench/ddl/installcheck.sh [SOURCE_DIR]
 #       [--repeat 3] [--parallel] [--source-psql]
 #
-# SOURCE_DIR (or $BENCH_PG_SOURCE; default /tmp/pgsrc/postgresql-15.18) is an unpacked
-# PostgreSQL source tree of the same major version: its src/test/regress gives the schedule,
-# sql/ and expected/, and regress.c, compiled here against $BENCH_PG_CONFIG's server headers.
-# refint and autoinc (contrib/spi) come from the tree's pkglibdir, pg_regress from its pgxs.
-# No network. Run as root (the server and pg_regress run as postgres).
-# --source-psql: pg_regress runs the source's own psql (and libpq), built here (configure,
-# make -C src/bin/psql: ~30 s on 2 cores), instead of the tree's. Use it when the source is an
-# older minor release than the tree: 15.19's psql skips the inline data after a COPY FROM
+# SOURCE_DIR (or $BENCH_PG_SOURCE; default /tmp/pgsrc/postgresql-15.18) is a PostgreSQL
+# source tree of the same major version, prepared outside the repository (this script builds
+# nothing of PostgreSQL's): e.g. `apt-get source postgresql-15` (a deb-src line), then in the
+# tree `./configure --without-readline --without-icu && make -C src/test/regress` (regress.so),
+# and `make -C src/bin/psql` for --source-psql. Its src/test/regress gives the schedule, sql/,
+# expected/ and regress.so; refint and autoinc (contrib/spi) come from the tree's pkglibdir,
+# pg_regress from its pgxs. No network. Run as root (the server and pg_regress run as postgres).
+# --source-psql: pg_regress runs the source's own psql (and libpq) instead of the tree's. Use
+# it when the source is an older minor release than the tree: 15.19's psql skips the inline data after a COPY FROM
 # STDIN that failed (up to its \.), which 15.18's expected output does not know, so eight
 # tests fail and lose the statements it swallowed, in both modes alike.
 #
@@ -48,8 +49,9 @@ while [ $# -gt 0 ]; do
     esac
 done
 REGRESS_SRC="$SOURCE/src/test/regress"
-[ -f "$REGRESS_SRC/parallel_schedule" ] && [ -f "$REGRESS_SRC/regress.c" ] || {
-    echo "no src/test/regress in $SOURCE (set BENCH_PG_SOURCE or pass the source dir)" >&2
+[ -f "$REGRESS_SRC/parallel_schedule" ] && [ -f "$REGRESS_SRC/regress.so" ] || {
+    echo "no src/test/regress with a built regress.so in $SOURCE (set BENCH_PG_SOURCE or pass" \
+        "the source dir; see the header of this script)" >&2
     exit 2
 }
 BINDIR=$("$PG_CONFIG" --bindir)
@@ -62,25 +64,16 @@ done
 
 WORK=$(mktemp -d /tmp/boards_tenant_installcheck.XXXXXX)
 chmod 755 "$WORK"
-step "Work directory $WORK; compiling regress.so from $REGRESS_SRC/regress.c"
+step "Work directory $WORK"
+# The tests load regress, refint and autoinc from one directory (--dlpath).
 mkdir "$WORK/lib"
-# What the source tree's Makefile does (regress.so, plus refint and autoinc beside it: the
-# tests load all three from PG_LIBDIR, i.e. --dlpath).
-# shellcheck disable=SC2046
-gcc $("$PG_CONFIG" --cflags) $("$PG_CONFIG" --cflags_sl) $("$PG_CONFIG" --cppflags) \
-    -I"$("$PG_CONFIG" --includedir-server)" -shared -o "$WORK/lib/regress.so" "$REGRESS_SRC/regress.c"
-cp "$PKGLIBDIR/refint.so" "$PKGLIBDIR/autoinc.so" "$WORK/lib/"
+cp "$REGRESS_SRC/regress.so" "$PKGLIBDIR/refint.so" "$PKGLIBDIR/autoinc.so" "$WORK/lib/"
 PSQL_BINDIR=$BINDIR
 PSQL_ENV=()
 if [ "$SOURCE_PSQL" = 1 ]; then
-    step "Building the source's psql in $WORK/build (--source-psql)"
-    mkdir "$WORK/build"
-    (cd "$WORK/build" && "$SOURCE/configure" --prefix="$WORK/nowhere" --without-readline \
-        --without-icu --without-zlib --without-lz4 >configure.log 2>&1 &&
-        make -s -j"$(nproc)" -C src/bin/psql >make.log 2>&1) ||
-        { echo "building psql failed: see $WORK/build/configure.log, make.log" >&2; exit 1; }
-    PSQL_BINDIR=$WORK/build/src/bin/psql
-    PSQL_ENV=(LD_LIBRARY_PATH="$WORK/build/src/interfaces/libpq")
+    PSQL_BINDIR=$SOURCE/src/bin/psql
+    [ -x "$PSQL_BINDIR/psql" ] || { echo "no built psql in $PSQL_BINDIR (--source-psql)" >&2; exit 2; }
+    PSQL_ENV=(LD_LIBRARY_PATH="$SOURCE/src/interfaces/libpq")
 fi
 [ "$(id -u)" = 0 ] && chown -R "$(server_user)": "$WORK"
 
