@@ -14,25 +14,26 @@ ALTER DATABASE postgres SET boards.multi_tenant_mode = on;
 ALTER DATABASE postgres SET boards.frontend_base_url = 'https://boards.example.com';
 SELECT name, setting FROM pg_settings WHERE name LIKE 'boards.%' ORDER BY name;
 
--- An HS256 signer, standing in for the identity provider (session-local helper functions).
-CREATE FUNCTION pg_temp.b64url(b bytea) RETURNS text LANGUAGE sql AS
+-- An HS256 signer, standing in for the identity provider: schema demo, usable by the admin
+-- only (the app role must never mint tokens). A token carries `iat`, the time it is minted:
+-- just-in-time membership accepts only tokens issued after the tenant was created.
+CREATE SCHEMA demo;
+GRANT USAGE ON SCHEMA demo TO boards_admin;
+CREATE FUNCTION demo.b64url(b bytea) RETURNS text LANGUAGE sql AS
 $$ SELECT translate(rtrim(encode(b, 'base64'), '='), E'+/\n', '-_') $$;
-CREATE FUNCTION pg_temp.token(claims jsonb) RETURNS text LANGUAGE sql AS $$
+CREATE FUNCTION demo.token(claims jsonb) RETURNS text LANGUAGE sql AS $$
     WITH t AS (
-        SELECT pg_temp.b64url(convert_to('{"alg":"HS256","typ":"JWT","kid":"idp-2026"}', 'utf8'))
+        SELECT demo.b64url(convert_to('{"alg":"HS256","typ":"JWT","kid":"idp-2026"}', 'utf8'))
                || '.' ||
-               pg_temp.b64url(convert_to(
-                   (claims || jsonb_build_object('exp', extract(epoch FROM now())::int + 3600))::text,
+               demo.b64url(convert_to(
+                   (claims || jsonb_build_object(
+                       'iat', floor(extract(epoch FROM clock_timestamp()))::int,
+                       'exp', floor(extract(epoch FROM clock_timestamp()))::int + 3600))::text,
                    'utf8')) AS signing_input)
     SELECT signing_input || '.' ||
-           pg_temp.b64url(public.hmac(signing_input, 'demo-secret-for-the-readme-do-not-use-0123', 'sha256'))
+           demo.b64url(public.hmac(signing_input, 'demo-secret-for-the-readme-do-not-use-0123', 'sha256'))
     FROM t
 $$;
-SELECT pg_temp.token('{"sub": "alice", "tenant": "acme-corp", "email": "alice@acme-corp.com"}') AS alice \gset
-SELECT pg_temp.token('{"sub": "bob", "org": "Globex"}') AS bob \gset
-SELECT pg_temp.token('{"sub": "carol", "email": "carol@acme-corp.com", "email_verified": true}') AS carol \gset
-SELECT pg_temp.token('{"sub": "dave", "email": "ceo@new-startup.com", "email_verified": true}') AS dave \gset
-SELECT pg_temp.token('{"sub": "mallory", "tenant": "globex"}') || 'x' AS forged \gset
 
 \echo
 \echo '==================== 2. The admin installs the key and creates tenants (with sample data)'
@@ -44,6 +45,13 @@ FROM boards_tenant_create('Acme Corp', 'acme-corp', '{"email_domains": ["acme-co
 SELECT slug, status, member_count FROM boards_tenant_create('Globex', 'globex', '{}', true);
 SELECT slug, name, status, member_count FROM boards_tenant_list();
 SELECT id AS globex_id FROM boards_tenant_get('globex') \gset
+
+\echo '-- The identity provider signs the users' tokens (after the tenants exist: see demo.token)'
+SELECT demo.token('{"sub": "alice", "tenant": "acme-corp", "email": "alice@acme-corp.com"}') AS alice \gset
+SELECT demo.token('{"sub": "bob", "org": "Globex"}') AS bob \gset
+SELECT demo.token('{"sub": "carol", "email": "carol@acme-corp.com", "email_verified": true}') AS carol \gset
+SELECT demo.token('{"sub": "dave", "email": "ceo@new-startup.com", "email_verified": true}') AS dave \gset
+SELECT demo.token('{"sub": "mallory", "tenant": "globex"}') || 'x' AS forged \gset
 
 \echo
 \echo '==================== 3. The API layer connects as boards_app and sets the tenant from each token'

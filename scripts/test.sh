@@ -53,6 +53,9 @@ for major in "${versions[@]}"; do
         step "PostgreSQL $major: HTTP gateway: every endpoint and error over HTTP, the operator rule, isolation under concurrency and behind PgBouncer, robustness, schemathesis"
         BOARDS_TENANT_SKIP_INSTALL=1 cargo test -p boards-tenant-gateway
 
+        step "PostgreSQL $major: command A's demo (demo/demo.sql and the CLI) end to end"
+        flock -s "$(install_lock)" bash scripts/demo.sh --installed
+
         step "PostgreSQL $major: context, RLS and attack tests again, on databases upgraded from 0.1.0"
         BOARDS_TENANT_SKIP_INSTALL=1 BOARDS_TENANT_UPGRADED_FROM=0.1.0 \
             cargo test -p boards_tenant_tests --test context --test rls --test attacks
