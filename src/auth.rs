@@ -17,13 +17,12 @@ use boards_tenant_core::jwt::{
 };
 use boards_tenant_core::tenant_status::TenantStatus;
 use boards_tenant_core::CoreError;
-use pgrx::heap_tuple::PgHeapTuple;
 use pgrx::pg_sys::panic::ErrorReport;
 use pgrx::prelude::*;
-use pgrx::PgTupleDesc;
 
 use crate::blocks;
 use crate::context;
+use crate::context_row::{context_row, ContextRow};
 use crate::diagnostics;
 use crate::directory::{self, TenantRow};
 use crate::error::{ExtError, ExtResult, SqlResult};
@@ -31,7 +30,7 @@ use crate::keys;
 use crate::preload;
 use crate::settings::{self, LogLevel};
 use crate::tenants;
-use crate::uuids::{from_pg_uuid, to_pg_uuid};
+use crate::uuids::from_pg_uuid;
 
 /// Enough for the tokens of every user a pooled connection serves; bounded in memory by half
 /// of `boards.cache_budget`.
@@ -253,82 +252,6 @@ fn within_key_scope(verified: &VerifiedToken, tenant: &TenantRow) -> ExtResult<(
     }
 }
 
-// The row both context setters return. A named composite type rather than OUT parameters
-// (`RETURNS TABLE`): PostgreSQL rebuilds the row descriptor of OUT parameters from pg_proc on
-// every call, twice per request (the function scan and the function itself), some 20,000
-// instructions of a repeated-token request that costs ~200,000 in all (bench/instructions.py);
-// a named type's descriptor comes from the type cache.
-extension_sql!(
-    r#"
-CREATE TYPE boards.tenant_context AS (
-    tenant_id   uuid,
-    tenant_slug text,
-    user_id     uuid,
-    subject     text,
-    source      text
-);
-COMMENT ON TYPE boards.tenant_context IS 'The context boards_set_tenant_from_jwt and boards_set_tenant installed';
-"#,
-    name = "tenant_context_type",
-    requires = ["schema"],
-);
-
-/// A `boards.tenant_context` value (pgrx reads the SQL type from the macro in signatures).
-type ContextRow = PgHeapTuple<'static, AllocatedByRust>;
-
-thread_local! {
-    /// The context setters' declared result type, by function oid (`context_row`).
-    static RESULT_TYPE: Cell<Option<(pg_sys::Oid, pg_sys::Oid)>> = const { Cell::new(None) };
-}
-
-/// The context as a `boards.tenant_context` value, its descriptor the function's declared
-/// result type (never a type looked up by name, which a caller's search_path could change).
-/// The declared type is resolved once per function (`get_call_result_type` on every call was
-/// ~2,000 instructions of a repeated token's ~18,000, callgrind); its descriptor then comes from
-/// the type cache, which follows ALTER TYPE.
-fn context_row(fcinfo: pg_sys::FunctionCallInfo, ctx: &Context) -> ExtResult<ContextRow> {
-    // SAFETY: fcinfo and its flinfo are the call's own and valid for the call.
-    let function = unsafe { (*(*fcinfo).flinfo).fn_oid };
-    let tupdesc = match RESULT_TYPE.get() {
-        // SAFETY: a reference-counted descriptor from the type cache (released when the
-        // wrapper below is dropped) of the function's declared named composite result type.
-        Some((f, t)) if f == function => unsafe { pg_sys::lookup_rowtype_tupdesc(t, -1) },
-        _ => {
-            let mut found: pg_sys::TupleDesc = std::ptr::null_mut();
-            // SAFETY: get_call_result_type only reads fcinfo and the catalogs.
-            let class =
-                unsafe { pg_sys::get_call_result_type(fcinfo, std::ptr::null_mut(), &mut found) };
-            if class != pg_sys::TypeFuncClass::TYPEFUNC_COMPOSITE || found.is_null() {
-                return Err(ExtError::ResultType(
-                    "the context setter is not declared to return boards.tenant_context".into(),
-                ));
-            }
-            // SAFETY: found is a valid descriptor (checked above). A named type is remembered;
-            // 0.1.0 declared the setters RETURNS TABLE, a record type the type cache does not
-            // know by oid, so a database not yet upgraded keeps looking it up per call.
-            let type_oid = unsafe { (*found).tdtypeid };
-            if type_oid != pg_sys::RECORDOID {
-                RESULT_TYPE.set(Some((function, type_oid)));
-            }
-            found
-        }
-    };
-    let values = [
-        ctx.tenant_id.map(to_pg_uuid).into_datum(),
-        ctx.tenant_slug.clone().into_datum(),
-        ctx.user_id.map(to_pg_uuid).into_datum(),
-        ctx.subject.clone().into_datum(),
-        ctx.source.clone().into_datum(),
-    ];
-    // SAFETY: the descriptor is that of boards.tenant_context, whose columns are exactly these
-    // types in this order (the extension_sql! above). PgTupleDesc releases the type cache's
-    // reference; get_call_result_type's copy is not reference-counted (a no-op then).
-    unsafe {
-        PgHeapTuple::from_datums(PgTupleDesc::from_pg(tupdesc), values)
-            .map_err(|e| ExtError::ResultType(format!("building the context row: {e}")))
-    }
-}
-
 fn set_tenant_from_jwt(
     token: &str,
     x_tenant: Option<&str>,
@@ -396,7 +319,7 @@ fn boards_set_tenant_from_jwt(
     x_tenant: default!(Option<String>, "NULL"),
     is_local: default!(bool, false),
     fcinfo: pg_sys::FunctionCallInfo,
-) -> Result<pgrx::composite_type!('static, "boards.tenant_context"), ErrorReport> {
+) -> Result<ContextRow, ErrorReport> {
     let token = token.ok_or_else(|| ExtError::from(CoreError::unauthenticated("token is NULL")))?;
     let ctx = set_tenant_from_jwt(&token, x_tenant.as_deref(), is_local)?;
     Ok(context_row(fcinfo, &ctx)?)
@@ -437,7 +360,7 @@ fn boards_set_tenant(
     slug: Option<String>,
     is_local: default!(bool, false),
     fcinfo: pg_sys::FunctionCallInfo,
-) -> Result<pgrx::composite_type!('static, "boards.tenant_context"), ErrorReport> {
+) -> Result<ContextRow, ErrorReport> {
     preload::require()?;
     let slug = slug.ok_or_else(|| ExtError::InvalidArgument("slug must not be NULL".into()))?;
     boards_tenant_core::slug::validate_slug(&slug).map_err(ExtError::from)?;

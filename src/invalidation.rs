@@ -88,6 +88,11 @@ impl Generation {
         Generation(GENERATION.with(|g| g.get()))
     }
 
+    /// The state now, without catching up: for an answer computed since the last catch-up.
+    pub fn current() -> Self {
+        Generation(GENERATION.with(|g| g.get()))
+    }
+
     /// No invalidation was processed since [`Generation::begin`]: the lookup's answer may be
     /// cached.
     pub fn still_current(self) -> bool {

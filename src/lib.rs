@@ -16,6 +16,7 @@ mod audit;
 mod auth;
 mod blocks;
 mod context;
+mod context_row;
 mod db;
 mod ddl_guard;
 mod ddl_scope;

@@ -703,6 +703,78 @@ fn adding_a_key_refuses_confusable_or_unusable_material() {
 // ---------------------------------------------------------------------------------------------
 // Scope and reset.
 
+/// The row a setter returns is the context it installed, every call: the rows of repeated
+/// tokens are kept per context (`context_row.rs`), so alternating tokens, a repeated one, an
+/// X-Tenant choice and `boards_set_tenant` in one session must each return their own row.
+#[test]
+fn the_returned_row_is_the_installed_context_every_call() {
+    let db = setup();
+    let mut admin = db.admin();
+    for (slug, subject) in [
+        ("acme-corp", "alice"),
+        ("globex", "alice"),
+        ("globex", "bob"),
+    ] {
+        admin
+            .execute(
+                "SELECT boards_tenant_add_member($1, $2, 'member')",
+                &[&slug, &subject],
+            )
+            .unwrap_or_else(|e| panic!("{}", error_text(&e)));
+    }
+    let alice = hs256(claims(json!({"sub": "alice", "tenant": "acme-corp"})));
+    let bob = hs256(claims(json!({"sub": "bob", "tenant": "globex"})));
+    let mut app = db.app();
+    let readers = "SELECT boards_current_tenant()::text, boards_current_tenant_slug(), \
+                   boards_current_user_id()::text, boards_current_subject()";
+    let calls: [(&str, Option<&str>, &str, &str); 6] = [
+        (&alice, None, "acme-corp", "claim:tenant"),
+        (&alice, None, "acme-corp", "claim:tenant"),
+        (&bob, None, "globex", "claim:tenant"),
+        (&alice, Some("globex"), "globex", "x_tenant"),
+        (&alice, None, "acme-corp", "claim:tenant"),
+        (&bob, None, "globex", "claim:tenant"),
+    ];
+    for (i, (token, x_tenant, slug, source)) in calls.into_iter().enumerate() {
+        let row = set_context(&mut app, token, x_tenant);
+        let now = app
+            .query_one(readers, &[])
+            .unwrap_or_else(|e| panic!("{}", error_text(&e)));
+        assert_eq!(
+            (row.tenant_slug.as_str(), row.source.as_str()),
+            (slug, source),
+            "call {i}"
+        );
+        let now: [Option<String>; 4] = std::array::from_fn(|c| now.get(c));
+        assert_eq!(
+            now,
+            [
+                Some(row.tenant_id),
+                Some(row.tenant_slug),
+                Some(row.user_id),
+                Some(row.subject)
+            ],
+            "call {i}"
+        );
+    }
+    // The admin's setter shares the row code: its row has no subject, and the next token's row
+    // is that token's again.
+    let row = admin
+        .query_one(
+            "SELECT tenant_slug, subject, source FROM boards_set_tenant('globex')",
+            &[],
+        )
+        .unwrap_or_else(|e| panic!("{}", error_text(&e)));
+    assert_eq!(row.get::<_, String>(0), "globex");
+    assert_eq!(row.get::<_, Option<String>>(1), None);
+    assert_eq!(row.get::<_, String>(2), "admin");
+    let row = set_context(&mut admin, &alice, None);
+    assert_eq!(
+        (row.tenant_slug.as_str(), row.subject.as_str()),
+        ("acme-corp", "alice")
+    );
+}
+
 #[test]
 fn session_scope_lasts_across_transactions_until_reset() {
     let db = setup();
