@@ -187,3 +187,17 @@ impl From<ExtError> for ErrorReport {
 
 /// What every SQL-facing function returns: errors become `ERROR`s with their SQLSTATE.
 pub type SqlResult<T> = Result<T, ErrorReport>;
+
+/// Keeps Rust backtraces out of what clients see. pgrx appends one to the DETAIL of every
+/// PostgreSQL error it catches and re-raises (a lock or statement timeout inside one of our
+/// queries) whenever backtraces are enabled in the server's environment, as `RUST_BACKTRACE=1`
+/// in a developer's shell does; that DETAIL goes to the client and the log. pgrx captures them
+/// only through `std::backtrace::Backtrace::capture`, which reads `RUST_LIB_BACKTRACE` first:
+/// set to `0` from `_PG_init` (in the postmaster when preloaded, so every backend inherits it),
+/// before anything of this library captured one.
+pub fn keep_backtraces_from_clients() {
+    if std::env::var_os("RUST_LIB_BACKTRACE").as_deref() != Some(std::ffi::OsStr::new("0")) {
+        // _PG_init runs on the backend's only thread: no other thread reads the environment.
+        std::env::set_var("RUST_LIB_BACKTRACE", "0");
+    }
+}

@@ -73,6 +73,7 @@ extension_sql_file!("../sql/finalize.sql", name = "finalize", finalize);
 
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
+    error::keep_backtraces_from_clients();
     preload::record_load();
     preload::warn_if_installing_without_preload();
     settings::register();

@@ -631,6 +631,9 @@ impl Cluster {
     /// our pipes it would keep this call from ever returning.
     pub fn pg_ctl(&self, args: &[&str]) -> Output {
         let mut cmd = ServerUser::get().command(self.bindir.join("pg_ctl"), &self.root);
+        // What a developer's shell often has, and what makes pgrx attach Rust backtraces to
+        // the errors it re-raises: every suite then checks that none reaches a client.
+        cmd.env("RUST_BACKTRACE", "1");
         cmd.arg("-D").arg(&self.data);
         let starts = args.iter().any(|a| *a == "start" || *a == "restart");
         let has_log = args.iter().any(|a| *a == "-l" || a.starts_with("--log"));

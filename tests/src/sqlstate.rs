@@ -19,3 +19,4 @@ pub const INVALID_NAME: &str = "42602";
 pub const UNDEFINED_OBJECT: &str = "42704";
 pub const PROGRAM_LIMIT_EXCEEDED: &str = "54000";
 pub const OBJECT_NOT_IN_PREREQUISITE_STATE: &str = "55000";
+pub const LOCK_NOT_AVAILABLE: &str = "55P03";

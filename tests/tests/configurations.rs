@@ -25,6 +25,7 @@ use boards_tenant_tests::sqlstate::OBJECT_NOT_IN_PREREQUISITE_STATE as NOT_PRELO
 use boards_tenant_tests::sqlstate::READ_ONLY_SQL_TRANSACTION as READ_ONLY;
 // SQLSTATE insufficient_privilege.
 use boards_tenant_tests::sqlstate::INSUFFICIENT_PRIVILEGE as PERMISSION_DENIED;
+use boards_tenant_tests::sqlstate::LOCK_NOT_AVAILABLE;
 
 fn unpreloaded() -> Cluster {
     Cluster::start(ClusterOptions {
@@ -369,6 +370,46 @@ fn a_grant_the_guard_never_saw_still_exposes_no_key_and_the_audit_reports_it() {
     );
     // The admin role still reads its keys.
     assert!(count(&mut db.admin(), "SELECT count(*) FROM boards.jwt_keys") > 0);
+}
+
+/// The servers of every test run with `RUST_BACKTRACE=1` (the harness sets it), under which
+/// pgrx appends a Rust backtrace to the DETAIL of each PostgreSQL error it catches inside the
+/// extension and raises again. A lock timeout inside one of the extension's own queries is such
+/// an error: the client gets PostgreSQL's message and no DETAIL, with and without preload.
+fn errors_inside_the_extension_carry_no_backtrace(cluster: &Cluster) {
+    let db = cluster.create_database();
+    jwt::install_test_keys(&mut db.admin());
+    let mut holder = db.superuser();
+    exec(
+        &mut holder,
+        "BEGIN; LOCK TABLE boards.jwt_keys IN ACCESS EXCLUSIVE MODE",
+    );
+    // A new backend: boards_jwt_keys() (Rust) reads the key table with SPI.
+    let mut admin = db.admin();
+    exec(&mut admin, "SET lock_timeout = '100ms'");
+    let e = db_error(
+        "boards_jwt_keys() while boards.jwt_keys is locked",
+        admin.query("SELECT * FROM boards_jwt_keys()", &[]),
+        LOCK_NOT_AVAILABLE,
+    );
+    assert_eq!(e.code().code(), LOCK_NOT_AVAILABLE, "{}", e.message());
+    assert_eq!(e.detail(), None, "a DETAIL reached the client");
+    assert!(
+        !format!("{e:?}").contains("pgrx"),
+        "the error names pgrx: {e:?}"
+    );
+    exec(&mut holder, "ROLLBACK");
+    assert!(count(&mut admin, "SELECT count(*) FROM boards_jwt_keys()") > 0);
+}
+
+#[test]
+fn errors_inside_the_extension_carry_no_backtrace_with_preload() {
+    errors_inside_the_extension_carry_no_backtrace(Cluster::shared());
+}
+
+#[test]
+fn errors_inside_the_extension_carry_no_backtrace_without_preload() {
+    errors_inside_the_extension_carry_no_backtrace(&unpreloaded());
 }
 
 /// Every path that writes refuses clearly in a read-only transaction (25006 with a hint);
