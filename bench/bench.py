@@ -820,21 +820,7 @@ def build_report(cfg, res):
     out += ["", f"Scenario 4, registration (`boards_authenticate` + `boards_tenant_register`, multi-tenant "
             f"mode, no sample data): **{reg1.median:,.0f}/s with 1 client, {reg8.median:,.0f}/s with 8 clients** "
             f"(no target).", ""]
-    out += ["## Audit (scenario 3)", "",
-            "`SELECT count(*) FROM boards_tenant_audit()` as `boards_admin`, 3 runs.", "",
-            "| content rows | runs (s) | median (s) | rows/s | target | result |", "| --- | --- | --- | --- | --- | --- |"]
-    for a in res["audit"]:
-        if a["rows"] >= AUDIT_TARGET_ROWS:
-            tgt, v = f"<= {TARGET_AUDIT_10M_S:.0f} s at 10M", verdict(a["median"] <= TARGET_AUDIT_10M_S)
-        else:
-            tgt, v = "— (target is for 10M rows)", "—"
-        out.append(f"| {a['rows']:,} | {' / '.join(f'{t:.2f}' for t in a['times'])} | {a['median']:.2f} | "
-                   f"{a['rows_per_s']:,.0f} | {tgt} | {v} |")
-    if res["audit"]:
-        out += ["", "Findings other than `info` statistics, last run (expected: only the benchmark's own "
-                "deliberately unprotected copies `bench.boards_plain` and `bench.boards_naive`):", "```"]
-        out += res["audit"][-1]["findings"] or ["(none)"]
-        out += ["```", ""]
+    out += audit_section(res["audit"])
     mem = res["memory"]
     ph = mem["phases"]
     out += ["## Memory (scenario 5)", "",
@@ -1002,6 +988,8 @@ def main():
                     help="skip the instruction counts (callgrind, ~10 min)")
     ap.add_argument("--instructions-only", action="store_true",
                     help="only the instruction counts (no TPS rounds, audit, memory, registration)")
+    ap.add_argument("--audit-only", action="store_true",
+                    help="only the audit, on the --rows generated (e.g. --rows 10m)")
     ap.add_argument("--groups", default="1-point,1-range,2-fresh,2-repeated",
                     help="the scenario groups to time and count (comma-separated)")
     ap.add_argument("--render", metavar="JSON", help="only rewrite the .md and .svg of a run from its .json")
@@ -1046,6 +1034,10 @@ def main():
         unknown = [g for g in timed if g not in groups]
         if unknown:
             raise SystemExit(f"unknown scenario group(s) {unknown}; known: {sorted(groups)}")
+        if cfg.audit_only:
+            res["audit"] = [run_audit(cfg, res["rows"])]
+            write_audit_report(cfg, res)
+            return
         if cfg.instructions_only:
             res["instructions"] = count_instructions(cfg, groups, timed)
             write_instructions_report(cfg, res, [s for g in timed for s in groups[g]])
@@ -1095,6 +1087,43 @@ def main():
     res["duration_min"] = (time.time() - started) / 60
     res["load_end"] = loadavg()
     write_results(cfg, res)
+
+
+def audit_section(audits):
+    """The report's audit table and the last run's findings."""
+    out = ["## Audit (scenario 3)", "",
+           "`SELECT count(*) FROM boards_tenant_audit()` as `boards_admin`, 3 runs.", "",
+           "| content rows | runs (s) | median (s) | rows/s | target | result |", "| --- | --- | --- | --- | --- | --- |"]
+    for a in audits:
+        if a["rows"] >= AUDIT_TARGET_ROWS:
+            tgt, v = f"<= {TARGET_AUDIT_10M_S:.0f} s at 10M", verdict(a["median"] <= TARGET_AUDIT_10M_S)
+        else:
+            tgt, v = "— (target is for 10M rows)", "—"
+        out.append(f"| {a['rows']:,} | {' / '.join(f'{t:.2f}' for t in a['times'])} | {a['median']:.2f} | "
+                   f"{a['rows_per_s']:,.0f} | {tgt} | {v} |")
+    if audits:
+        out += ["", "Findings other than `info` statistics, last run (expected: only the benchmark's own "
+                "deliberately unprotected tables, the copies `bench.boards_plain` and `bench.boards_naive` "
+                "and the token pool `bench.tokens`):", "```"]
+        out += audits[-1]["findings"] or ["(none)"]
+        out += ["```", ""]
+    return out
+
+
+def write_audit_report(cfg, res):
+    """--audit-only: bench/results/<date>[-quick]-audit.md."""
+    m = res["machine"]
+    stem = res["date"] + ("-quick" if cfg.quick else "") + "-audit"
+    out = [f"# boards_tenant audit, {res['date']}", "",
+           f"Command: `{cfg.command}`. Commit {m.get('git')}. {m['postgres']}. "
+           f"{cfg.tenants:,} tenants, {res['rows']:,} content rows. Load average at start "
+           f"{res['load_start']}, at end {loadavg()}.", ""]
+    out += audit_section(res["audit"])
+    path = os.path.join(RESULTS, stem + ".md")
+    with open(path, "w") as f:
+        f.write("\n".join(out) + "\n")
+    log(f"wrote {path}")
+    print("\n".join(out))
 
 
 def write_instructions_report(cfg, res, scripts):

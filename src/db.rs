@@ -116,18 +116,32 @@ fn has_value(name: &std::ffi::CStr, value: &std::ffi::CStr) -> bool {
 
 impl PinnedSettings {
     pub fn pin() -> Self {
+        Self::pin_with(&[])
+    }
+
+    /// [`pin`](Self::pin), some pinned values replaced by `overrides` (names of
+    /// [`PINNED_SETTINGS`]), for what runs inside it: the queries inside see the outer pin's
+    /// planner settings.
+    pub fn pin_with(overrides: &[(&std::ffi::CStr, &std::ffi::CStr)]) -> Self {
         // Counted only once a value exists, whose drop (on every exit, an ERROR's unwinding
         // included) uncounts it: an error while pinning leaves the count as it was. Nested,
         // only search_path is checked again (what code running in between could have set
         // that matters for security); the planner settings stay as the outer one left them.
         let (search_path, pinned_path) = PINNED_SETTINGS[0];
-        if PIN_DEPTH.with(|d| d.get()) > 0 && has_value(search_path, pinned_path) {
+        if overrides.is_empty()
+            && PIN_DEPTH.with(|d| d.get()) > 0
+            && has_value(search_path, pinned_path)
+        {
             PIN_DEPTH.with(|d| d.set(d.get().saturating_add(1)));
             return PinnedSettings { level: None };
         }
         let known = known_settings();
         let mut level = None;
-        for (i, (name, value)) in PINNED_SETTINGS.iter().enumerate() {
+        for (i, (name, pinned)) in PINNED_SETTINGS.iter().enumerate() {
+            let value = overrides
+                .iter()
+                .find(|(overridden, _)| overridden == name)
+                .map_or(*pinned, |(_, value)| *value);
             if known & (1 << i) == 0 || has_value(name, value) {
                 continue;
             }
@@ -402,4 +416,49 @@ pub fn latest_one<T: FromDatum>(sql: &str, args: &[DatumWithOid]) -> ExtResult<O
         .into_iter()
         .next()
         .flatten())
+}
+
+#[cfg(any(test, feature = "pg_test"))]
+#[pg_schema]
+mod tests {
+    use super::*;
+
+    fn setting(name: &str) -> Option<String> {
+        Spi::get_one_with_args::<String>("SELECT pg_catalog.current_setting($1)", &[name.into()])
+            .ok()
+            .flatten()
+    }
+
+    /// What the audit relies on: an override holds for every query run inside it, a nested
+    /// plain pin keeps it (and still pins search_path), and on drop the caller's values are
+    /// back.
+    #[pg_test]
+    fn an_override_holds_inside_and_the_callers_values_come_back() {
+        Spi::run("SET random_page_cost = 3; SET search_path = public").unwrap();
+        {
+            let _outer = PinnedSettings::pin_with(&[(c"random_page_cost", c"1.1")]);
+            assert_eq!(setting("random_page_cost").as_deref(), Some("1.1"));
+            assert_eq!(
+                one::<String>("SELECT pg_catalog.current_setting('random_page_cost')", &[])
+                    .unwrap()
+                    .as_deref(),
+                Some("1.1")
+            );
+            assert_eq!(
+                one::<String>("SELECT pg_catalog.current_setting('search_path')", &[])
+                    .unwrap()
+                    .as_deref(),
+                Some("pg_catalog, pg_temp")
+            );
+        }
+        assert_eq!(setting("random_page_cost").as_deref(), Some("3"));
+        assert_eq!(setting("search_path").as_deref(), Some("public"));
+        // Without the override, the pinned value.
+        assert_eq!(
+            one::<String>("SELECT pg_catalog.current_setting('random_page_cost')", &[])
+                .unwrap()
+                .as_deref(),
+            Some("4")
+        );
+    }
 }

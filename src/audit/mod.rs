@@ -15,7 +15,8 @@
 //! per foreign key between registry tables, on the full key (tenant column included). Only
 //! when an anti-join finds rows does a second statement classify them (cross-tenant, dangling,
 //! join-table), resolving just those rows by key alone. Nothing runs per tenant or per row in
-//! Rust. Measured on 2 cores: 10 M rows over 10,000 tenants in about 2.5 s when clean.
+//! Rust. Measured on 2 cores: 10 M rows over 10,000 tenants in about 4 s
+//! (`bash bench/run.sh --rows 10m --audit-only`).
 //!
 //! Configuration checks read the catalog; the table-level ones come from `policy::states()`.
 //!
@@ -52,6 +53,14 @@ use crate::preload;
 
 /// At most this many sample ids in a row's detail.
 const SAMPLES: usize = 10;
+
+/// The planner's page costs for the data checks, which read whole tables that are usually
+/// cached: with the pinned `random_page_cost = 4` the planner builds a hash of the parent table
+/// for a reference check where a merge of two index-only scans (the foreign key's own indexes)
+/// reads less. 10M rows over 10,000 tenants (`bash bench/run.sh --rows 10m --audit-only`):
+/// the six reference checks took 6.3 s with 4, 2.5 s with 1.1; parallel plans (2 workers)
+/// were slower than the merges (3.2 s with 1.1, 5.2 s with 4).
+const SCAN_COSTS: &[(&std::ffi::CStr, &std::ffi::CStr)] = &[(c"random_page_cost", c"1.1")];
 
 /// Memory for the audit's hash joins and aggregates (raised, never lowered).
 const WORK_MEM: &str = "256MB";
@@ -187,7 +196,10 @@ fn checks(tenant: Option<pgrx::Uuid>) -> ExtResult<Vec<Finding>> {
     let states = policy::states(None)?;
     let tables = registry_tables()?;
     let fks = foreign_keys()?;
-    let mut findings = data_checks(&tables, &fks, tenant)?;
+    let mut findings = {
+        let _scan_costs = db::PinnedSettings::pin_with(SCAN_COSTS);
+        data_checks(&tables, &fks, tenant)?
+    };
     if tenant.is_none() {
         let schema = db::extension_schema()?;
         findings.extend(protection_checks(&states, &tables)?);
