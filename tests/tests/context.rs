@@ -84,6 +84,20 @@ fn memberships(db: &TestDb, slug: &str, subject: &str) -> i64 {
         .unwrap_or_else(|e| panic!("{}", error_text(&e)))
 }
 
+/// `boards_set_tenant(slug)` as the admin: the row names the tenant, no subject, source `admin`.
+#[track_caller]
+fn assert_admin_context_row(admin: &mut Client, slug: &str) {
+    let row = admin
+        .query_one(
+            "SELECT tenant_slug, subject, source FROM boards_set_tenant($1)",
+            &[&slug],
+        )
+        .unwrap_or_else(|e| panic!("{}", error_text(&e)));
+    assert_eq!(row.get::<_, String>(0), slug);
+    assert_eq!(row.get::<_, Option<String>>(1), None);
+    assert_eq!(row.get::<_, String>(2), "admin");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Strategies, in DESIGN order.
 
@@ -759,15 +773,7 @@ fn the_returned_row_is_the_installed_context_every_call() {
     }
     // The admin's setter shares the row code: its row has no subject, and the next token's row
     // is that token's again.
-    let row = admin
-        .query_one(
-            "SELECT tenant_slug, subject, source FROM boards_set_tenant('globex')",
-            &[],
-        )
-        .unwrap_or_else(|e| panic!("{}", error_text(&e)));
-    assert_eq!(row.get::<_, String>(0), "globex");
-    assert_eq!(row.get::<_, Option<String>>(1), None);
-    assert_eq!(row.get::<_, String>(2), "admin");
+    assert_admin_context_row(&mut admin, "globex");
     let row = set_context(&mut admin, &alice, None);
     assert_eq!(
         (row.tenant_slug.as_str(), row.subject.as_str()),
@@ -1046,15 +1052,7 @@ fn the_app_role_cannot_use_the_trusted_setter_or_switch_role() {
     assert_context_is(&mut app, None);
     // The admin role can, for background jobs: a context without a subject.
     let mut admin = db.admin();
-    let row = admin
-        .query_one(
-            "SELECT tenant_slug, subject, source FROM boards_set_tenant('globex')",
-            &[],
-        )
-        .unwrap_or_else(|e| panic!("{}", error_text(&e)));
-    assert_eq!(row.get::<_, String>(0), "globex");
-    assert_eq!(row.get::<_, Option<String>>(1), None);
-    assert_eq!(row.get::<_, String>(2), "admin");
+    assert_admin_context_row(&mut admin, "globex");
     assert_sqlstate(
         admin.query("SELECT * FROM boards_set_tenant('frozen-co')", &[]),
         "55000",
