@@ -429,6 +429,11 @@ mod tests {
             .flatten()
     }
 
+    /// `name` as one of the extension's own queries sees it (inside a plain pin).
+    fn pinned_setting(name: &str) -> Option<String> {
+        one::<String>("SELECT pg_catalog.current_setting($1)", &[name.into()]).unwrap()
+    }
+
     /// What the audit relies on: an override holds for every query run inside it, a nested
     /// plain pin keeps it (and still pins search_path), and on drop the caller's values are
     /// back.
@@ -438,27 +443,15 @@ mod tests {
         {
             let _outer = PinnedSettings::pin_with(&[(c"random_page_cost", c"1.1")]);
             assert_eq!(setting("random_page_cost").as_deref(), Some("1.1"));
+            assert_eq!(pinned_setting("random_page_cost").as_deref(), Some("1.1"));
             assert_eq!(
-                one::<String>("SELECT pg_catalog.current_setting('random_page_cost')", &[])
-                    .unwrap()
-                    .as_deref(),
-                Some("1.1")
-            );
-            assert_eq!(
-                one::<String>("SELECT pg_catalog.current_setting('search_path')", &[])
-                    .unwrap()
-                    .as_deref(),
+                pinned_setting("search_path").as_deref(),
                 Some("pg_catalog, pg_temp")
             );
         }
         assert_eq!(setting("random_page_cost").as_deref(), Some("3"));
         assert_eq!(setting("search_path").as_deref(), Some("public"));
         // Without the override, the pinned value.
-        assert_eq!(
-            one::<String>("SELECT pg_catalog.current_setting('random_page_cost')", &[])
-                .unwrap()
-                .as_deref(),
-            Some("4")
-        );
+        assert_eq!(pinned_setting("random_page_cost").as_deref(), Some("4"));
     }
 }

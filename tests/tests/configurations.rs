@@ -376,7 +376,7 @@ fn a_grant_the_guard_never_saw_still_exposes_no_key_and_the_audit_reports_it() {
 /// pgrx appends a Rust backtrace to the DETAIL of each PostgreSQL error it catches inside the
 /// extension and raises again. A lock timeout inside one of the extension's own queries is such
 /// an error: the client gets PostgreSQL's message and no DETAIL, with and without preload.
-fn errors_inside_the_extension_carry_no_backtrace(cluster: &Cluster) {
+fn errors_inside_the_extension_carry_no_backtrace(cluster: &Cluster, preloaded: bool) {
     let db = cluster.create_database();
     jwt::install_test_keys(&mut db.admin());
     let mut holder = db.superuser();
@@ -384,7 +384,34 @@ fn errors_inside_the_extension_carry_no_backtrace(cluster: &Cluster) {
         &mut holder,
         "BEGIN; LOCK TABLE boards.jwt_keys IN ACCESS EXCLUSIVE MODE",
     );
-    // A new backend: boards_jwt_keys() (Rust) reads the key table with SPI.
+    // A tenant's request in a new backend: verifying reads the key table first. Without
+    // preload the setter refuses before any query (55000), with its own texts only.
+    let mut app = db.app();
+    exec(&mut app, "SET lock_timeout = '100ms'");
+    let token = mint(
+        "HS256",
+        &test_kid("HS256"),
+        &json!({"iat": jwt::now(), "sub": "alice", "exp": jwt::now() + 600}),
+    );
+    let expected = if preloaded {
+        LOCK_NOT_AVAILABLE
+    } else {
+        NOT_PRELOADED
+    };
+    let e = db_error(
+        "boards_set_tenant_from_jwt while boards.jwt_keys is locked",
+        try_context(&mut app, &token, None),
+        expected,
+    );
+    assert_eq!(e.code().code(), expected, "{}", e.message());
+    assert!(
+        !format!("{e:?}").contains("pgrx") && !format!("{e:?}").contains("backtrace"),
+        "the tenant's error carries a backtrace: {e:?}"
+    );
+    if preloaded {
+        assert_eq!(e.detail(), None, "a DETAIL reached the tenant");
+    }
+    // An admin function (Rust) in a new backend reads the key table with SPI.
     let mut admin = db.admin();
     exec(&mut admin, "SET lock_timeout = '100ms'");
     let e = db_error(
@@ -404,12 +431,12 @@ fn errors_inside_the_extension_carry_no_backtrace(cluster: &Cluster) {
 
 #[test]
 fn errors_inside_the_extension_carry_no_backtrace_with_preload() {
-    errors_inside_the_extension_carry_no_backtrace(Cluster::shared());
+    errors_inside_the_extension_carry_no_backtrace(Cluster::shared(), true);
 }
 
 #[test]
 fn errors_inside_the_extension_carry_no_backtrace_without_preload() {
-    errors_inside_the_extension_carry_no_backtrace(&unpreloaded());
+    errors_inside_the_extension_carry_no_backtrace(&unpreloaded(), false);
 }
 
 /// Every path that writes refuses clearly in a read-only transaction (25006 with a hint);

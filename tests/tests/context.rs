@@ -771,6 +771,22 @@ fn the_returned_row_is_the_installed_context_every_call() {
             "call {i}"
         );
     }
+    // The admin removes alice from acme-corp and adds her back after her rows were returned:
+    // the same token's next row names her new user row, not the one returned before.
+    let before = set_context(&mut app, &alice, None);
+    admin
+        .batch_execute(
+            "SELECT boards_tenant_remove_member('acme-corp', 'alice');
+             SELECT boards_tenant_add_member('acme-corp', 'alice', 'member');",
+        )
+        .unwrap_or_else(|e| panic!("{}", error_text(&e)));
+    let after = set_context(&mut app, &alice, None);
+    let now = query_text(&mut app, "SELECT boards_current_user_id()::text", &[]);
+    assert_ne!(
+        after.user_id, before.user_id,
+        "a new user row after re-adding"
+    );
+    assert_eq!(Some(after.user_id), now);
     // The admin's setter shares the row code: its row has no subject, and the next token's row
     // is that token's again.
     assert_admin_context_row(&mut admin, "globex");
