@@ -5,8 +5,10 @@
 # extension's verified-token cache) -- against the same gateway code path with a hand-written
 # `WHERE tenant_id = $1` on an unprotected copy of the table and no verification (routes
 # /bench/unverified/..., compiled only with the gateway's `bench` cargo feature; NEVER for
-# production). One alternating run with wrk: every round runs every scenario once, in a
-# rotated order; the report gives the median of the rounds.
+# production), and against that path plus the PostgREST pattern's per-request
+# set_config('request.jwt.claims', ..., true) statement (/bench/postgrest/...: what a context
+# statement costs, whatever it does). One alternating run with wrk: every round runs every
+# scenario once, in a rotated order; the report gives the median of the rounds.
 #
 #   bash bench/gateway.sh [--rounds 3] [--duration 10] [--connections 16] [--threads 2]
 #                         [--pool-size 8] [--tenants 100] [--boards 20] [--no-build]
@@ -29,7 +31,7 @@ while [ $# -gt 0 ]; do
         --tenants) tenants=$2; shift ;;
         --boards) boards=$2; shift ;;
         --no-build) build=0 ;;
-        -h|--help) sed -n 2,17p "$0"; exit 0 ;;
+        -h|--help) sed -n 2,16p "$0"; exit 0 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
     shift
@@ -75,7 +77,7 @@ for _ in $(seq 100); do grep -q listening "$WORK/gateway.out" 2>/dev/null && bre
 BASE=$(sed -n 's/^boards-tenant-gateway listening on //p' "$WORK/gateway.out")
 [ -n "$BASE" ] || { cat "$WORK/gateway.log" >&2; exit 1; }
 
-scenarios=(point_unverified point_repeated point_fresh list_unverified list_repeated list_fresh)
+scenarios=(point_unverified point_postgrest point_repeated point_fresh list_unverified list_postgrest list_repeated list_fresh)
 # Warm-up: every scenario once, briefly (connections, caches, plans).
 for s in "${scenarios[@]}"; do
     BENCH_FILE="$WORK/$s.tsv" wrk -t"$threads" -c"$connections" -d2s -s "$BENCH_DIR/gateway/request.lua" "$BASE" >/dev/null
@@ -116,13 +118,14 @@ done
 
 median() { tr ' ' '\n' <<<"$1" | sed '/^$/d' | sort -g | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 echo
-echo "| endpoint | unverified, hand-written filter | verified, repeated token | verified, fresh token | repeated / unverified | fresh / unverified |"
-echo "| --- | --- | --- | --- | --- | --- |"
+echo "| endpoint | unverified, hand-written filter | + PostgREST's set_config statement | verified, repeated token | verified, fresh token | repeated / unverified | fresh / unverified | PostgREST pattern / unverified | repeated / PostgREST pattern |"
+echo "| --- | --- | --- | --- | --- | --- | --- | --- | --- |"
 for e in point list; do
-    u=$(median "${results[${e}_unverified]}"); rep=$(median "${results[${e}_repeated]}"); fr=$(median "${results[${e}_fresh]}")
+    u=$(median "${results[${e}_unverified]}"); pr=$(median "${results[${e}_postgrest]}")
+    rep=$(median "${results[${e}_repeated]}"); fr=$(median "${results[${e}_fresh]}")
     name=$([ "$e" = point ] && echo 'GET /api/boards/{id}' || echo "GET /api/boards ($boards rows)")
-    awk -v n="$name" -v u="$u" -v r="$rep" -v f="$fr" \
-        'BEGIN {printf "| %s | %.0f req/s | %.0f req/s | %.0f req/s | **%.2fx** | %.2fx |\n", n, u, r, f, r/u, f/u}'
+    awk -v n="$name" -v u="$u" -v p="$pr" -v r="$rep" -v f="$fr" \
+        'BEGIN {printf "| %s | %.0f req/s | %.0f req/s | %.0f req/s | %.0f req/s | **%.2fx** | %.2fx | %.2fx | %.2fx |\n", n, u, p, r, f, r/u, f/u, p/u, r/p}'
 done
 echo
 echo "Where a request's time goes: CPU microseconds per request (user + system, medians of the rounds;"

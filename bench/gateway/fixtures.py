@@ -5,6 +5,7 @@ Writes, for TENANTS tenants of BOARDS boards each (one owner per tenant, subject
   point_repeated.tsv / list_repeated.tsv   one token per tenant, cycled: verified-token cache hits
   point_fresh.tsv / list_fresh.tsv         FRESH distinct tokens (each used once per run)
   point_unverified.tsv / list_unverified.tsv   X-Bench-Tenant-Id, no token
+  point_postgrest.tsv / list_postgrest.tsv     the same, plus the PostgREST pattern's set_config
 """
 import base64, hashlib, hmac, json, sys, time, uuid
 
@@ -49,6 +50,8 @@ write("point_repeated.tsv", [(f"/api/boards/{ids[t % len(ids)]}", "Authorization
 write("list_repeated.tsv", [("/api/boards", "Authorization", f"Bearer {repeated[t]}") for t in range(tenants)])
 write("point_unverified.tsv", [(f"/bench/unverified/boards/{ids[t % len(ids)]}", "X-Bench-Tenant-Id", str(tid)) for t, (slug, tid, ids) in enumerate(rows)])
 write("list_unverified.tsv", [("/bench/unverified/boards", "X-Bench-Tenant-Id", str(tid)) for (slug, tid, ids) in rows])
+write("point_postgrest.tsv", [(f"/bench/postgrest/boards/{ids[t % len(ids)]}", "X-Bench-Tenant-Id", str(tid)) for t, (slug, tid, ids) in enumerate(rows)])
+write("list_postgrest.tsv", [("/bench/postgrest/boards", "X-Bench-Tenant-Id", str(tid)) for (slug, tid, ids) in rows])
 point_fresh, list_fresh = [], []
 for n in range(fresh):
     t = n % tenants
