@@ -80,7 +80,7 @@ fn verify_options() -> VerifyOptions {
 pub fn verify(token: &str) -> ExtResult<Rc<VerifiedToken>> {
     let (generation, keys) = keys::installed()?;
     verified_tokens_follow(generation);
-    let budget = settings::cache_budget_bytes() / 2;
+    let budget = settings::cache_budget_bytes() / 8 * 3;
     let cached = VERIFIED.with(|c| {
         let mut c = c.borrow_mut();
         if c.max_bytes() != budget {

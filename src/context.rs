@@ -13,22 +13,79 @@
 //!   options are all refused for a `PGC_SUSET` setting.
 //!
 //! Decoding is cached per backend, keyed by the setting's exact bytes, so a policy's
-//! `(SELECT boards_current_tenant())` costs a string compare per statement.
+//! `(SELECT boards_current_tenant())` costs a string compare per statement; the contexts a
+//! pooled connection installs for its tenants in turn are remembered too (`Known`).
 
 use std::cell::RefCell;
 use std::ffi::{CStr, CString};
 use std::rc::Rc;
 
+use boards_tenant_core::bounded::BoundedMap;
 use boards_tenant_core::context::Context;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
+use uuid::Uuid;
 
 use crate::error::{ExtError, ExtResult};
 use crate::settings;
 use crate::unseal;
 
+/// Contexts a backend remembers, by text and by identity: about as many as verified tokens.
+const KNOWN_CONTEXTS: usize = 1024;
+/// Per entry, besides its text: the decoded context's own strings and the map's slot.
+const ENTRY_OVERHEAD: usize = 256;
+
+/// What a context is installed for, to find it again without encoding it: its tenant, its
+/// user and its claims (the verified token's, shared by pointer). An entry keeps its context,
+/// and so its claims, alive: the address cannot be reused while the entry exists, and a hit is
+/// compared in full anyway.
+type Identity = (Option<Uuid>, Option<Uuid>, usize);
+
+fn identity(ctx: &Context) -> Identity {
+    (
+        ctx.tenant_id,
+        ctx.user_id,
+        std::sync::Arc::as_ptr(&ctx.claims) as usize,
+    )
+}
+
+/// The contexts this backend decoded or installed (`boards.context` texts and their decoded
+/// form), so that a pooled connection serving many tenants in turn decodes and encodes each
+/// context once, not at every change of tenant. Both are pure functions of each other: an
+/// entry never goes stale (whether the context may still be used is `tenant_status.rs`'s).
+struct Known {
+    /// The last one read or installed: what a statement's policies read, a string compare.
+    last: Option<(Rc<CStr>, Rc<Context>)>,
+    by_text: BoundedMap<Rc<CStr>, (Rc<CStr>, Rc<Context>)>,
+    by_identity: BoundedMap<Identity, (Rc<CStr>, Rc<Context>)>,
+}
+
+impl Known {
+    fn remember(&mut self, text: &Rc<CStr>, ctx: &Rc<Context>, installed: bool) {
+        let entry = || (Rc::clone(text), Rc::clone(ctx));
+        let bytes = text.to_bytes().len() + ENTRY_OVERHEAD;
+        let budget = budget();
+        self.by_text.insert(Rc::clone(text), entry(), bytes, budget);
+        if installed {
+            self.by_identity
+                .insert(identity(ctx), entry(), bytes, budget);
+        }
+        self.last = Some(entry());
+    }
+}
+
+/// The contexts' share of `boards.cache_budget`: 1/16 for the four maps of contexts (these two,
+/// the verdicts of `tenant_status.rs` and the rows of `context_row.rs`), 1/64 each.
+pub fn budget() -> usize {
+    settings::cache_budget_bytes() / 64
+}
+
 thread_local! {
-    static DECODED: RefCell<Option<(Rc<CString>, Rc<Context>)>> = const { RefCell::new(None) };
+    static KNOWN: RefCell<Known> = RefCell::new(Known {
+        last: None,
+        by_text: BoundedMap::new(KNOWN_CONTEXTS),
+        by_identity: BoundedMap::new(KNOWN_CONTEXTS),
+    });
 }
 
 /// The context in force: the one this backend verified, else a sealed one that verifies
@@ -40,47 +97,56 @@ pub fn current() -> Option<Rc<Context>> {
 
 /// The context this backend verified itself (`boards.context`).
 pub fn own() -> Option<Rc<Context>> {
-    // Borrowed, not copied: only compared with the cached text below.
+    // Borrowed, not copied: only compared with the known texts below.
     let value = settings::context_text()?;
-    DECODED.with(|cell| {
-        let mut cached = cell.borrow_mut();
-        if let Some((bytes, ctx)) = cached.as_ref() {
-            if bytes.as_c_str() == value {
+    KNOWN.with(|cell| {
+        let mut known = cell.borrow_mut();
+        if let Some((text, ctx)) = known.last.as_ref() {
+            if **text == *value {
                 return Some(Rc::clone(ctx));
             }
         }
+        if let Some((text, ctx)) = known.by_text.get(value) {
+            let found = (Rc::clone(text), Rc::clone(ctx));
+            let ctx = Rc::clone(&found.1);
+            known.last = Some(found);
+            return Some(ctx);
+        }
         let ctx = Rc::new(Context::decode(value.to_str().ok()?).ok()?);
-        *cached = Some((Rc::new(value.to_owned()), Rc::clone(&ctx)));
+        known.remember(&Rc::from(value), &ctx, false);
         Some(ctx)
     })
 }
 
 /// Makes `ctx` the context of this session (`is_local = false`) or transaction. The encoded
-/// text is also what `current()` caches, so the next read does not decode it again; setting
-/// the same context again (a repeated token) reuses the encoded text.
+/// text is also what `current()` finds, so the next read does not decode it again; setting a
+/// context installed before (a repeated token, also after other tenants' requests on the
+/// connection) writes its known text again, not encoded.
 pub fn install(ctx: Context, is_local: bool) -> ExtResult<Rc<Context>> {
     if !is_local && settings::require_local_context() {
         return Err(ExtError::NotAllowed(
             "session-scoped tenant contexts are disabled for this role (boards.require_local_context); pass is_local => true".into(),
         ));
     }
-    // A repeated token: the context equals the cached one (its claims are the same shared map,
-    // compared by pointer first), so its text is written again as it is, not encoded.
-    let reused = DECODED.with(|cell| {
+    // Found by identity, then compared in full (claims by pointer first): equal contexts
+    // have equal texts.
+    let known = KNOWN.with(|cell| {
         cell.borrow()
-            .as_ref()
+            .by_identity
+            .get(&identity(&ctx))
             .filter(|(_, cached)| **cached == ctx)
             .map(|(text, cached)| (Rc::clone(text), Rc::clone(cached)))
     });
-    if let Some((text, cached)) = reused {
+    if let Some((text, ctx)) = known {
         write_setting(&text, is_local);
-        return Ok(cached);
+        KNOWN.with(|cell| cell.borrow_mut().last = Some((text, Rc::clone(&ctx))));
+        return Ok(ctx);
     }
     let text = CString::new(ctx.encode())
         .map_err(|_| ExtError::InvalidArgument("tenant context contains a NUL byte".into()))?;
-    let (text, ctx) = (Rc::new(text), Rc::new(ctx));
+    let (text, ctx): (Rc<CStr>, _) = (Rc::from(text.as_c_str()), Rc::new(ctx));
     write_setting(&text, is_local);
-    DECODED.with(|cell| *cell.borrow_mut() = Some((text, Rc::clone(&ctx))));
+    KNOWN.with(|cell| cell.borrow_mut().remember(&text, &ctx, true));
     Ok(ctx)
 }
 

@@ -1,15 +1,16 @@
 //! The row both context setters return, `boards.tenant_context`, built once per context.
 //!
 //! A repeated token installs the very context it installed before (the same `Rc`,
-//! `context.rs`), so its row is the same bytes too: they are kept and copied into the call's
-//! memory. Building the row (the type cache's descriptor, five values, `heap_form_tuple`, the
+//! `context.rs`), so its row is the same bytes too: they are kept (per context, for the
+//! tenants a pooled connection serves in turn) and copied into the call's memory. Building the row (the type cache's descriptor, five values, `heap_form_tuple`, the
 //! copy pgrx makes to return it) was ~3,800 instructions of the ~11,000 a repeated token's
 //! `boards_set_tenant_from_jwt` costs (`bench/callgrind_diff.py`, group `2-repeated`); the copy
 //! is a `palloc` and a `memcpy`.
 
 use std::cell::{Cell, RefCell};
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
+use boards_tenant_core::bounded::GenerationalMap;
 use boards_tenant_core::context::Context;
 use pgrx::callconv::{BoxRet, FcInfo};
 use pgrx::datum::Datum;
@@ -56,17 +57,21 @@ unsafe impl BoxRet for ContextRow {
 
 pgrx::impl_sql_translatable!(ContextRow, "boards.tenant_context");
 
-/// The last row built: for which context (kept alive here, so the pointer cannot be reused),
-/// by which function, under which invalidation state, and its bytes.
+/// A row built: for which context (a weak reference, which keeps the allocation, so the
+/// address is not reused while the entry exists) and its bytes. Keyed by the context's address
+/// and the function that built it, under the invalidation state it was built in.
 struct Kept {
-    ctx: Rc<Context>,
-    function: pg_sys::Oid,
-    generation: Generation,
+    ctx: Weak<Context>,
     bytes: Vec<u8>,
 }
 
+/// Rows kept: as many as the contexts `context.rs` remembers.
+const KEPT_ROWS: usize = 1024;
+
+type KeptRows = GenerationalMap<Generation, (usize, pg_sys::Oid), Kept>;
+
 thread_local! {
-    static KEPT: RefCell<Option<Kept>> = const { RefCell::new(None) };
+    static KEPT: RefCell<KeptRows> = RefCell::new(GenerationalMap::new(KEPT_ROWS));
     /// The context setters' declared result type, by function oid.
     static RESULT_TYPE: Cell<Option<(pg_sys::Oid, pg_sys::Oid)>> = const { Cell::new(None) };
 }
@@ -78,12 +83,11 @@ pub fn context_row(fcinfo: pg_sys::FunctionCallInfo, ctx: &Rc<Context>) -> ExtRe
     // SAFETY: fcinfo and its flinfo are the call's own and valid for the call.
     let function = unsafe { (*(*fcinfo).flinfo).fn_oid };
     let generation = Generation::current();
+    let key = (Rc::as_ptr(ctx) as usize, function);
     let kept = KEPT.with(|k| {
-        k.borrow()
-            .as_ref()
-            .filter(|k| {
-                Rc::ptr_eq(&k.ctx, ctx) && k.function == function && k.generation == generation
-            })
+        k.borrow_mut()
+            .get(generation, &key)
+            .filter(|k| std::ptr::eq(k.ctx.as_ptr(), Rc::as_ptr(ctx)))
             .map(|k| copy_to_call_memory(&k.bytes))
     });
     if let Some(datum) = kept {
@@ -96,13 +100,14 @@ pub fn context_row(fcinfo: pg_sys::FunctionCallInfo, ctx: &Rc<Context>) -> ExtRe
         let len = pgrx::heap_tuple_header_get_datum_length(header);
         std::slice::from_raw_parts(header.cast::<u8>(), len).to_vec()
     };
+    let size = bytes.len() + std::mem::size_of::<Context>() + 64;
+    let kept = Kept {
+        ctx: Rc::downgrade(ctx),
+        bytes,
+    };
     KEPT.with(|k| {
-        *k.borrow_mut() = Some(Kept {
-            ctx: Rc::clone(ctx),
-            function,
-            generation,
-            bytes,
-        })
+        k.borrow_mut()
+            .insert(generation, key, kept, size, crate::context::budget())
     });
     Ok(ContextRow(datum))
 }

@@ -41,8 +41,8 @@ static SEAL_LIFETIME: GucSetting<i32> = GucSetting::<i32>::new(300);
 static CACHE_BUDGET_KB: GucSetting<i32> = GucSetting::<i32>::new(DEFAULT_CACHE_BUDGET_KB);
 pub const DEFAULT_CACHE_BUDGET_KB: i32 = 16 * 1024;
 
-/// `boards.cache_budget` in bytes. Shared out as: verified tokens 1/2, memberships 1/4,
-/// tenants 1/8, keys 1/8 (README, "Settings").
+/// `boards.cache_budget` in bytes. Shared out as: verified tokens 3/8, memberships 1/4,
+/// tenants 1/8, keys 1/8, subject blocks 1/16, installed contexts 1/16 (README, "Settings").
 pub fn cache_budget_bytes() -> usize {
     usize::try_from(CACHE_BUDGET_KB.get())
         .unwrap_or(0)

@@ -17,26 +17,36 @@
 //! to change their meaning.
 
 use std::cell::{Cell, RefCell};
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 
+use boards_tenant_core::bounded::GenerationalMap;
 use boards_tenant_core::context::Context;
 use boards_tenant_core::tenant_status::TenantStatus;
 
 use crate::blocks;
+use crate::context;
 use crate::directory;
 use crate::invalidation;
 use crate::keys;
 use crate::uuids::{from_pg_uuid, to_pg_uuid};
 
+/// Verdicts kept: as many as the contexts `context.rs` remembers.
+const VERDICT_ENTRIES: usize = 1024;
+/// A verdict's slot and the allocation its weak reference keeps.
+const VERDICT_BYTES: usize = 64 + std::mem::size_of::<Context>();
+
 thread_local! {
     static LOOKING_UP: Cell<bool> = const { Cell::new(false) };
-    /// The last context found usable, and the invalidation state it was found in. Everything
+    /// The contexts found usable, and the invalidation state they were found in. Everything
     /// the verdict depends on (tenant status, membership, keys) changes only through a change
-    /// of `boards.tenants`, `boards.users`, `boards.jwt_keys` or `boards.subject_blocks`, whose invalidation (also this
-    /// transaction's own, and the undoing at rollback) moves the state on: until then the
-    /// verdict stands, and the per-statement check is a pointer and a number compared.
-    static VERDICT: RefCell<Option<(Rc<Context>, invalidation::Generation)>> =
-        const { RefCell::new(None) };
+    /// of `boards.tenants`, `boards.users`, `boards.jwt_keys` or `boards.subject_blocks`, whose
+    /// invalidation (also this transaction's own, and the undoing at rollback) moves the state
+    /// on: until then a verdict stands, and the per-statement check is a lookup by the
+    /// context's address. An entry holds a weak reference: it keeps the allocation, so the
+    /// address is not reused while the entry exists, but not the context's memory. Several,
+    /// for a pooled connection that serves many tenants in turn.
+    static VERDICTS: RefCell<GenerationalMap<invalidation::Generation, usize, Weak<Context>>> =
+        RefCell::new(GenerationalMap::new(VERDICT_ENTRIES));
 }
 
 /// Clears the re-entrancy flag however the lookup ends (an ERROR unwinds through here).
@@ -67,17 +77,26 @@ pub fn usable(ctx: &Rc<Context>) -> bool {
         return true;
     }
     let generation = invalidation::Generation::begin();
-    let known = VERDICT.with(|v| {
-        v.borrow()
-            .as_ref()
-            .is_some_and(|(seen, at)| Rc::ptr_eq(seen, ctx) && *at == generation)
+    let address = Rc::as_ptr(ctx) as usize;
+    let known = VERDICTS.with(|v| {
+        v.borrow_mut()
+            .get(generation, &address)
+            .is_some_and(|seen| std::ptr::eq(seen.as_ptr(), Rc::as_ptr(ctx)))
     });
     if known {
         return true;
     }
     let ok = check(ctx);
     if ok && generation.still_current() {
-        VERDICT.with(|v| *v.borrow_mut() = Some((Rc::clone(ctx), generation)));
+        VERDICTS.with(|v| {
+            v.borrow_mut().insert(
+                generation,
+                address,
+                Rc::downgrade(ctx),
+                VERDICT_BYTES,
+                context::budget(),
+            )
+        });
     }
     ok
 }

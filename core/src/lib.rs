@@ -19,6 +19,7 @@
 
 pub mod algorithm;
 pub mod audit;
+pub mod bounded;
 pub mod cache;
 pub mod claims;
 pub mod context;

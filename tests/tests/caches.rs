@@ -391,6 +391,97 @@ fn revocation_acts_without_touching_a_relation_and_reactivation_restores() {
     });
 }
 
+/// A pooled connection serves many tenants in turn, and remembers each context it installed
+/// (its text, its verdict, its row): every one is still answered for its own tenant only, and
+/// a revocation reaches the remembered ones too.
+#[test]
+fn a_connection_serving_tenants_in_turn_keeps_them_apart_and_revokes_each() {
+    in_both_configurations(|db, config| {
+        let mut app = db.app();
+        let alice = hs256("alice", json!({"tenant": "acme"}));
+        let gina = hs256("gina", json!({"tenant": "globex"}));
+        let bob = hs256("bob", json!({"tenant": "acme"}));
+        let act_as = |app: &mut Client, token: &str, slug: &str, boards: i64, context: &str| {
+            let rows = set_context(app, token, None)
+                .unwrap_or_else(|e| panic!("{config}, {context}: {}", error_text(&e)));
+            let returned: Option<String> = rows.first().and_then(|r| r.get(0));
+            assert_eq!(
+                returned.as_deref(),
+                Some(slug),
+                "{config}, {context}: the setter's row"
+            );
+            assert_eq!(
+                current_tenant(app).as_deref(),
+                Some(slug),
+                "{config}, {context}"
+            );
+            assert_eq!(
+                visible_boards(app),
+                boards,
+                "{config}, {context}: rows seen"
+            );
+        };
+        for round in 0..3 {
+            act_as(&mut app, &alice, "acme", 1, &format!("round {round}, acme"));
+            act_as(
+                &mut app,
+                &gina,
+                "globex",
+                0,
+                &format!("round {round}, globex"),
+            );
+            act_as(
+                &mut app,
+                &bob,
+                "acme",
+                1,
+                &format!("round {round}, bob in acme"),
+            );
+        }
+        act_as(&mut app, &alice, "acme", 1, "acme in force");
+        exec(
+            &mut db.admin(),
+            "SELECT * FROM boards_tenant_suspend('acme')",
+        );
+        assert_eq!(
+            current_tenant(&mut app),
+            None,
+            "{config}: acme's context in force"
+        );
+        assert_eq!(
+            visible_boards(&mut app),
+            0,
+            "{config}: after acme's suspension"
+        );
+        act_as(
+            &mut app,
+            &gina,
+            "globex",
+            0,
+            "globex after acme's suspension",
+        );
+        assert_sqlstate(set_context(&mut app, &alice, None), NOT_ACTIVE);
+        exec(
+            &mut db.admin(),
+            "SELECT * FROM boards_tenant_approve('acme')",
+        );
+        act_as(&mut app, &alice, "acme", 1, "acme approved again");
+        act_as(&mut app, &bob, "acme", 1, "bob in force");
+        exec(
+            &mut db.admin(),
+            "SELECT boards_tenant_remove_member('acme', 'bob')",
+        );
+        assert_eq!(
+            current_tenant(&mut app),
+            None,
+            "{config}: a removed member's context"
+        );
+        assert_sqlstate(set_context(&mut app, &bob, None), ACCESS_DENIED);
+        act_as(&mut app, &alice, "acme", 1, "alice after bob's removal");
+        act_as(&mut app, &gina, "globex", 0, "globex after bob's removal");
+    });
+}
+
 // ---------------------------------------------------------------------------------------------
 // Scenario 4: memory bounded in bytes
 // ---------------------------------------------------------------------------------------------
