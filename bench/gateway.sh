@@ -12,6 +12,10 @@
 #
 #   bash bench/gateway.sh [--rounds 3] [--duration 10] [--connections 16] [--threads 2]
 #                         [--pool-size 8] [--tenants 100] [--boards 20] [--no-build]
+#                         [--instructions]
+#
+# --instructions: instead of timing, the server's instructions per request of each scenario
+# under callgrind, one connection (bench/gateway/instructions.py); ~3 minutes.
 #
 # Env GATEWAY_BENCH_PG_CONFIG: the PostgreSQL to run (default: scripts/lib.sh's).
 set -euo pipefail
@@ -20,7 +24,7 @@ source "$BENCH_DIR/../scripts/lib.sh"
 cd "$BOARDS_ROOT"
 PG_CONFIG=${GATEWAY_BENCH_PG_CONFIG:-$PG_CONFIG}
 
-rounds=3 duration=10 connections=16 threads=2 pool=8 tenants=100 boards=20 build=1
+rounds=3 duration=10 connections=16 threads=2 pool=8 tenants=100 boards=20 build=1 count=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --rounds) rounds=$2; shift ;;
@@ -31,13 +35,14 @@ while [ $# -gt 0 ]; do
         --tenants) tenants=$2; shift ;;
         --boards) boards=$2; shift ;;
         --no-build) build=0 ;;
-        -h|--help) sed -n 2,16p "$0"; exit 0 ;;
+        --instructions) count=1 ;;
+        -h|--help) sed -n 2,20p "$0"; exit 0 ;;
         *) echo "unknown option $1" >&2; exit 2 ;;
     esac
     shift
 done
 
-ensure_wrk
+if [ "$count" = 1 ]; then ensure_tool valgrind valgrind "instruction counts"; else ensure_wrk; fi
 if [ "$build" = 1 ]; then
     step "Building: the extension (release) and the gateway (release, --features bench)"
     install_extension --release
@@ -68,6 +73,13 @@ ALTER DATABASE postgres SET boards.multi_tenant_mode = on;
 SELECT boards_jwt_add_key('bench', 'HS256', '$SECRET');
 SQL
 "$PSQL" -qX -v ON_ERROR_STOP=1 -f "$WORK/setup.sql"
+
+if [ "$count" = 1 ]; then
+    step "Counting the server's instructions per request (callgrind, one connection per scenario)"
+    python3 "$BENCH_DIR/gateway/instructions.py" "$WORK" "$GATEWAY" \
+        "postgresql://bench_app@127.0.0.1:$PGPORT/postgres" "$CLUSTER_DIR/data"
+    exit 0
+fi
 
 # Request logs off (RUST_LOG=warn): at info level the benchmark would measure logging.
 RUST_LOG=warn "$GATEWAY" --database-url "postgresql://bench_app@127.0.0.1:$PGPORT/postgres" \

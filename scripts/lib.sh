@@ -105,14 +105,17 @@ ensure_schemathesis() {
     fi
 }
 
-# The gateway benchmark's load generator (bench/gateway.sh; Debian package wrk).
-ensure_wrk() {
-    if ! command -v wrk >/dev/null 2>&1; then
-        step "Installing wrk (Debian; for the gateway benchmark)"
+# A benchmark's tool: command $1 from Debian package $2, installed when missing ($3: what for).
+ensure_tool() {
+    if ! command -v "$1" >/dev/null 2>&1; then
+        step "Installing $2 (Debian; $3)"
         as_root apt-get update -qq
-        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk
+        as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2"
     fi
 }
+
+# The gateway benchmark's load generator (bench/gateway.sh).
+ensure_wrk() { ensure_tool wrk wrk "the gateway benchmark's load generator"; }
 
 ensure_setup() {
     ensure_packages
