@@ -106,10 +106,12 @@ pub fn own() -> Option<Rc<Context>> {
                 return Some(Rc::clone(ctx));
             }
         }
-        if let Some((text, ctx)) = known.by_text.get(value) {
-            let found = (Rc::clone(text), Rc::clone(ctx));
-            let ctx = Rc::clone(&found.1);
-            known.last = Some(found);
+        let found = known
+            .by_text
+            .get(value)
+            .map(|(t, c)| (Rc::clone(t), Rc::clone(c)));
+        if let Some((text, ctx)) = found {
+            known.last = Some((text, Rc::clone(&ctx)));
             return Some(ctx);
         }
         let ctx = Rc::new(Context::decode(value.to_str().ok()?).ok()?);
