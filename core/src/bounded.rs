@@ -63,17 +63,16 @@ impl<K: Hash + Eq, V> BoundedMap<K, V> {
         self.entries.clear();
         self.bytes = 0;
     }
+}
 
-    pub fn len(&self) -> usize {
+/// What the tests read back: the entries and the estimated bytes held.
+#[cfg(test)]
+impl<K, V> BoundedMap<K, V> {
+    fn len(&self) -> usize {
         self.entries.len()
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.entries.is_empty()
-    }
-
-    /// Estimated bytes held (never more than the budget of the last insert).
-    pub fn bytes(&self) -> usize {
+    fn bytes(&self) -> usize {
         self.bytes
     }
 }
@@ -107,14 +106,6 @@ impl<G: Copy + Eq, K: Hash + Eq, V> GenerationalMap<G, K, V> {
     pub fn insert(&mut self, generation: G, key: K, value: V, bytes: usize, budget: usize) -> bool {
         self.follow(generation);
         self.map.insert(key, value, bytes, budget)
-    }
-
-    pub fn len(&self) -> usize {
-        self.map.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.map.is_empty()
     }
 
     fn follow(&mut self, generation: G) {
@@ -153,7 +144,7 @@ mod tests {
         assert!(map.insert("a", 1, 10, 100));
         assert!(!map.insert("huge", 2, 101, 100));
         assert_eq!(map.get("huge"), None);
-        assert!(map.is_empty(), "making room for it emptied the map");
+        assert_eq!(map.len(), 0, "making room for it emptied the map");
     }
 
     #[test]
@@ -174,7 +165,7 @@ mod tests {
         // Found in an older state than the map's: the map follows the insert's state.
         assert!(map.insert(3, "other", false, 8, 100));
         assert_eq!(map.get(3, "other"), Some(&false));
-        assert_eq!(map.len(), 1);
+        assert_eq!(map.map.len(), 1);
     }
 
     proptest! {
