@@ -38,10 +38,6 @@ def request_file(endpoint, kind):
 
 kinds = ["unverified", "postgrest", "repeated", "alternating", "fresh"]
 scenarios = [types.SimpleNamespace(key=f"{e}_{k}", file=request_file(e, k)) for e in ("point", "list") for k in kinds]
-# The first scenario after the restart under callgrind came out ~10 % low (115,525 against
-# 128,243 when it ran later): what the first backends do once (the relation cache's init file,
-# the catalog) is not quite cancelled by the difference. A warm-up scenario takes that place.
-scenarios.insert(0, types.SimpleNamespace(key="warm-up", file=scenarios[0].file))
 counts = instructions.measure(
     scenarios, lambda s, n: [sys.executable, client, gateway, database_url, s.file, str(n)], pgdata,
     lambda msg: print(msg, file=sys.stderr))
