@@ -2,8 +2,9 @@
 //!
 //! A repeated token installs the very context it installed before (the same `Rc`,
 //! `context.rs`), so its row is the same bytes too: they are kept (per context, for the
-//! tenants a pooled connection serves in turn) and copied into the call's memory. Building the row (the type cache's descriptor, five values, `heap_form_tuple`, the
-//! copy pgrx makes to return it) was ~3,800 instructions of the ~11,000 a repeated token's
+//! tenants a pooled connection serves in turn) and copied into the call's memory. Building the
+//! row (the type cache's descriptor, five values, `heap_form_tuple`, the copy pgrx makes to
+//! return it) was ~3,800 instructions of the ~11,000 a repeated token's
 //! `boards_set_tenant_from_jwt` costs (`bench/callgrind_diff.py`, group `2-repeated`); the copy
 //! is a `palloc` and a `memcpy`.
 
