@@ -31,7 +31,8 @@ use crate::settings;
 use crate::unseal;
 
 /// Contexts a backend remembers, by text and by identity: about as many as verified tokens.
-const KNOWN_CONTEXTS: usize = 1024;
+/// Also the bound of what is kept per context elsewhere (verdicts, rows).
+pub const KNOWN_CONTEXTS: usize = 1024;
 /// Per entry, besides its text: the decoded context's own strings and the map's slot.
 const ENTRY_OVERHEAD: usize = 256;
 
@@ -72,6 +73,13 @@ impl Known {
         }
         self.last = Some(entry());
     }
+}
+
+/// A context's key in the maps that hold it by a weak reference (`tenant_status.rs`' verdicts,
+/// `context_row.rs`' rows): its address. The weak reference keeps the allocation, so while the
+/// entry exists the address names that context and no other.
+pub fn address(ctx: &Rc<Context>) -> usize {
+    Rc::as_ptr(ctx) as usize
 }
 
 /// The contexts' share of `boards.cache_budget`: 1/16 for the four maps of contexts (these two,
@@ -133,15 +141,19 @@ pub fn install(ctx: Context, is_local: bool) -> ExtResult<Rc<Context>> {
     // Found by identity, then compared in full (claims by pointer first): equal contexts
     // have equal texts.
     let known = KNOWN.with(|cell| {
-        cell.borrow()
+        let mut known = cell.borrow_mut();
+        let found = known
             .by_identity
             .get(&identity(&ctx))
             .filter(|(_, cached)| **cached == ctx)
-            .map(|(text, cached)| (Rc::clone(text), Rc::clone(cached)))
+            .map(|(text, cached)| (Rc::clone(text), Rc::clone(cached)));
+        if let Some(hit) = &found {
+            known.last = Some(hit.clone());
+        }
+        found
     });
     if let Some((text, ctx)) = known {
         write_setting(&text, is_local);
-        KNOWN.with(|cell| cell.borrow_mut().last = Some((text, Rc::clone(&ctx))));
         return Ok(ctx);
     }
     let text = CString::new(ctx.encode())

@@ -62,17 +62,14 @@ pgrx::impl_sql_translatable!(ContextRow, "boards.tenant_context");
 /// address is not reused while the entry exists) and its bytes. Keyed by the context's address
 /// and the function that built it, under the invalidation state it was built in.
 struct Kept {
-    ctx: Weak<Context>,
+    _allocation: Weak<Context>,
     bytes: Vec<u8>,
 }
-
-/// Rows kept: as many as the contexts `context.rs` remembers.
-const KEPT_ROWS: usize = 1024;
 
 type KeptRows = GenerationalMap<Generation, (usize, pg_sys::Oid), Kept>;
 
 thread_local! {
-    static KEPT: RefCell<KeptRows> = RefCell::new(GenerationalMap::new(KEPT_ROWS));
+    static KEPT: RefCell<KeptRows> = RefCell::new(GenerationalMap::new(crate::context::KNOWN_CONTEXTS));
     /// The context setters' declared result type, by function oid.
     static RESULT_TYPE: Cell<Option<(pg_sys::Oid, pg_sys::Oid)>> = const { Cell::new(None) };
 }
@@ -84,11 +81,10 @@ pub fn context_row(fcinfo: pg_sys::FunctionCallInfo, ctx: &Rc<Context>) -> ExtRe
     // SAFETY: fcinfo and its flinfo are the call's own and valid for the call.
     let function = unsafe { (*(*fcinfo).flinfo).fn_oid };
     let generation = Generation::current();
-    let key = (Rc::as_ptr(ctx) as usize, function);
+    let key = (crate::context::address(ctx), function);
     let kept = KEPT.with(|k| {
         k.borrow_mut()
             .get(generation, &key)
-            .filter(|k| std::ptr::eq(k.ctx.as_ptr(), Rc::as_ptr(ctx)))
             .map(|k| copy_to_call_memory(&k.bytes))
     });
     if let Some(datum) = kept {
@@ -103,7 +99,7 @@ pub fn context_row(fcinfo: pg_sys::FunctionCallInfo, ctx: &Rc<Context>) -> ExtRe
     };
     let size = bytes.len() + std::mem::size_of::<Context>() + 64;
     let kept = Kept {
-        ctx: Rc::downgrade(ctx),
+        _allocation: Rc::downgrade(ctx),
         bytes,
     };
     KEPT.with(|k| {

@@ -30,8 +30,6 @@ use crate::invalidation;
 use crate::keys;
 use crate::uuids::{from_pg_uuid, to_pg_uuid};
 
-/// Verdicts kept: as many as the contexts `context.rs` remembers.
-const VERDICT_ENTRIES: usize = 1024;
 /// A verdict's slot and the allocation its weak reference keeps.
 const VERDICT_BYTES: usize = 64 + std::mem::size_of::<Context>();
 
@@ -46,7 +44,7 @@ thread_local! {
     /// address is not reused while the entry exists, but not the context's memory. Several,
     /// for a pooled connection that serves many tenants in turn.
     static VERDICTS: RefCell<GenerationalMap<invalidation::Generation, usize, Weak<Context>>> =
-        RefCell::new(GenerationalMap::new(VERDICT_ENTRIES));
+        RefCell::new(GenerationalMap::new(context::KNOWN_CONTEXTS));
 }
 
 /// Clears the re-entrancy flag however the lookup ends (an ERROR unwinds through here).
@@ -77,12 +75,8 @@ pub fn usable(ctx: &Rc<Context>) -> bool {
         return true;
     }
     let generation = invalidation::Generation::begin();
-    let address = Rc::as_ptr(ctx) as usize;
-    let known = VERDICTS.with(|v| {
-        v.borrow_mut()
-            .get(generation, &address)
-            .is_some_and(|seen| std::ptr::eq(seen.as_ptr(), Rc::as_ptr(ctx)))
-    });
+    let address = context::address(ctx);
+    let known = VERDICTS.with(|v| v.borrow_mut().get(generation, &address).is_some());
     if known {
         return true;
     }
