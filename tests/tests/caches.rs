@@ -439,6 +439,13 @@ fn a_connection_serving_tenants_in_turn_keeps_them_apart_and_revokes_each() {
             );
         }
         act_as(&mut app, &alice, "acme", 1, "acme in force");
+        // The suspension commits while the session's snapshot predates it.
+        exec(&mut app, "BEGIN ISOLATION LEVEL REPEATABLE READ");
+        assert_eq!(
+            visible_boards(&mut app),
+            1,
+            "{config}: before acme's suspension"
+        );
         exec(
             &mut db.admin(),
             "SELECT * FROM boards_tenant_suspend('acme')",
@@ -460,6 +467,7 @@ fn a_connection_serving_tenants_in_turn_keeps_them_apart_and_revokes_each() {
             0,
             "globex after acme's suspension",
         );
+        exec(&mut app, "COMMIT");
         assert_sqlstate(set_context(&mut app, &alice, None), NOT_ACTIVE);
         exec(
             &mut db.admin(),
