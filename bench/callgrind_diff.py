@@ -1,12 +1,14 @@
 """Where one scenario's extra instructions per transaction go, function by function.
 
-    python3 bench/callgrind_diff.py DIR BASELINE SCENARIO [--inclusive] [--top N]
+    python3 bench/callgrind_diff.py DIR BASELINE SCENARIO [--inclusive] [--top N] [--event E]
 
 DIR holds the profiles `BENCH_CALLGRIND_KEEP=DIR bash bench/run.sh --instructions-only` kept
 (callgrind.<key>.short and .long). A function's cost per transaction is (long - short) /
 (LONG - SHORT), so what runs once per connection (start-up, key loading, the first context
 call) cancels out exactly as in the benchmark's own figure; the table lists SCENARIO's cost
-minus BASELINE's for the functions that differ most.
+minus BASELINE's for the functions that differ most. `--event` picks another event than
+instructions (Ir), e.g. I1mr (instruction-cache misses) in profiles recorded with
+`BENCH_CALLGRIND_OPTIONS="--cache-sim=yes --branch-sim=yes"`.
 """
 
 import argparse
@@ -21,14 +23,12 @@ from instructions import LONG, SHORT  # noqa: E402
 LINE = re.compile(r"^\s*([\d,]+)\s+(?:\([^)]*\)\s+)?(?:\*\s+)?(.+?)\s*$")
 
 
-def per_function(path, inclusive):
-    args = ["callgrind_annotate", "--threshold=100", f"--inclusive={'yes' if inclusive else 'no'}", path]
+def per_function(path, inclusive, event):
+    args = ["callgrind_annotate", "--threshold=100", f"--inclusive={'yes' if inclusive else 'no'}",
+            f"--show={event}", f"--sort={event}", path]
     out = subprocess.run(args, capture_output=True, text=True, check=True).stdout
     costs = {}
-    body = False
     for line in out.splitlines():
-        if line.startswith("-----") and "file:function" not in line:
-            body = body or "Ir" in line
         m = LINE.match(line)
         if not m or "PROGRAM TOTALS" in line:
             continue
@@ -39,9 +39,9 @@ def per_function(path, inclusive):
     return costs
 
 
-def per_transaction(directory, key, inclusive):
-    short = per_function(os.path.join(directory, f"callgrind.{key}.short"), inclusive)
-    long = per_function(os.path.join(directory, f"callgrind.{key}.long"), inclusive)
+def per_transaction(directory, key, inclusive, event):
+    short = per_function(os.path.join(directory, f"callgrind.{key}.short"), inclusive, event)
+    long = per_function(os.path.join(directory, f"callgrind.{key}.long"), inclusive, event)
     return {f: (long.get(f, 0) - short.get(f, 0)) / (LONG - SHORT) for f in set(short) | set(long)}
 
 
@@ -52,9 +52,10 @@ def main():
     ap.add_argument("scenario")
     ap.add_argument("--inclusive", action="store_true", help="inclusive costs (callees counted)")
     ap.add_argument("--top", type=int, default=30)
+    ap.add_argument("--event", default="Ir", help="the event to compare (default Ir, instructions)")
     a = ap.parse_args()
-    base = per_transaction(a.directory, a.baseline, a.inclusive)
-    scen = per_transaction(a.directory, a.scenario, a.inclusive)
+    base = per_transaction(a.directory, a.baseline, a.inclusive, a.event)
+    scen = per_transaction(a.directory, a.scenario, a.inclusive, a.event)
     rows = sorted(((scen.get(f, 0) - base.get(f, 0), f) for f in set(base) | set(scen)),
                   key=lambda r: -abs(r[0]))
     print(f"{'delta/txn':>10}  {a.baseline:>12}  {a.scenario:>12}  function")

@@ -75,6 +75,8 @@ def measure(scripts, pgbench_cmd, pgdata, log):
     transactions. The cluster at `pgdata` is restarted under callgrind and, at the end, normally."""
     # BENCH_CALLGRIND_KEEP=DIR keeps both runs of each scenario (callgrind.<key>.<short|long>):
     # bench/callgrind_diff.py turns two scenarios' pairs into per-function costs per transaction.
+    # BENCH_CALLGRIND_OPTIONS adds valgrind options (e.g. "--cache-sim=yes --branch-sim=yes":
+    # simulated cache misses and mispredicted branches beside the instructions).
     keep = os.environ.get("BENCH_CALLGRIND_KEEP")
     if keep:
         os.makedirs(keep, exist_ok=True)
@@ -86,6 +88,7 @@ def measure(scripts, pgbench_cmd, pgdata, log):
     _pg_ctl(pgdata, "-m", "fast", "stop")
     server = subprocess.Popen(
         _as_server(["valgrind", "--tool=callgrind", "--quiet", f"--callgrind-out-file={outdir}/cg.%p",
+                    *os.environ.get("BENCH_CALLGRIND_OPTIONS", "").split(),
                     os.path.join(_bindir(), "postgres"), "-D", pgdata, "-c", "autovacuum=off"]),
         stdout=subprocess.DEVNULL, stderr=open(os.path.join(outdir, "server.log"), "w"))
     try:
