@@ -75,6 +75,10 @@ impl Known {
     }
 }
 
+/// What an entry of those maps costs besides its value: the slot and the allocation its weak
+/// reference keeps.
+pub const WEAK_ENTRY_BYTES: usize = 64 + std::mem::size_of::<Context>();
+
 /// A context's key in the maps that hold it by a weak reference (`tenant_status.rs`' verdicts,
 /// `context_row.rs`' rows): its address. The weak reference keeps the allocation, so while the
 /// entry exists the address names that context and no other.

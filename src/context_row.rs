@@ -97,7 +97,7 @@ pub fn context_row(fcinfo: pg_sys::FunctionCallInfo, ctx: &Rc<Context>) -> ExtRe
         let len = pgrx::heap_tuple_header_get_datum_length(header);
         std::slice::from_raw_parts(header.cast::<u8>(), len).to_vec()
     };
-    let size = bytes.len() + std::mem::size_of::<Context>() + 64;
+    let size = bytes.len() + crate::context::WEAK_ENTRY_BYTES;
     let kept = Kept {
         _allocation: Rc::downgrade(ctx),
         bytes,

@@ -30,9 +30,6 @@ use crate::invalidation;
 use crate::keys;
 use crate::uuids::{from_pg_uuid, to_pg_uuid};
 
-/// A verdict's slot and the allocation its weak reference keeps.
-const VERDICT_BYTES: usize = 64 + std::mem::size_of::<Context>();
-
 thread_local! {
     static LOOKING_UP: Cell<bool> = const { Cell::new(false) };
     /// The contexts found usable, and the invalidation state they were found in. Everything
@@ -87,7 +84,7 @@ pub fn usable(ctx: &Rc<Context>) -> bool {
                 generation,
                 address,
                 Rc::downgrade(ctx),
-                VERDICT_BYTES,
+                context::WEAK_ENTRY_BYTES,
                 context::budget(),
             )
         });
